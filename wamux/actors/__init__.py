@@ -1,0 +1,1 @@
+"""Instance actors, the supervisor and the WhatsApp transport port."""

@@ -1,0 +1,1 @@
+"""Pure model: events, aggregates, value objects, errors. No I/O."""

@@ -1,0 +1,287 @@
+"""The Instance aggregate: one WhatsApp account's settings and connection state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+from wamux.domain.errors import Conflict, ValidationFailed
+from wamux.domain.events import (
+    Connected,
+    Disconnected,
+    DomainEvent,
+    InstanceCreated,
+    InstanceDeleted,
+    InstanceFailed,
+    InstanceUpdated,
+    LoggedOut,
+    QrReceived,
+    ReconnectRequested,
+    WebhookUpdated,
+)
+
+STATUSES = ("connecting", "qr", "connected", "disconnected", "logged_out", "failed")
+
+WEBHOOK_DEFAULTS: dict[str, Any] = {
+    "notifyReceived": True,
+    "notifySent": True,
+    "notifyDelivery": False,
+    "notifyRead": False,
+    "maxRetries": 3,
+    "retryInterval": 60000,
+    "secret": None,
+    "headers": {},
+}
+_BOOL_SETTINGS = ("notifyReceived", "notifySent", "notifyDelivery", "notifyRead")
+LIMIT_PERIODS = ("day", "month")
+MAX_NAME = 100
+MAX_DESCRIPTION = 1000
+
+
+def _fail(field_name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, details={field_name: message})
+
+
+def check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise _fail("name", "name is required")
+    if len(name) > MAX_NAME:
+        raise _fail("name", f"name must be at most {MAX_NAME} characters")
+    return name.strip()
+
+
+def check_description(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_DESCRIPTION:
+        raise _fail("description", f"description must be a string of at most {MAX_DESCRIPTION} characters")
+    return value
+
+
+def check_webhook_url(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _fail("webhookUrl", "webhookUrl must be a string")
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise _fail("webhookUrl", "webhookUrl must be an http(s) URL")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(name, f"{name} must be true or false")
+    return value
+
+
+def merge_webhook_settings(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Validated webhook settings: `current` with `changes` applied (unknown keys refused)."""
+    result = dict(current)
+    for key, value in changes.items():
+        if key in ("instanceId",):
+            continue
+        if key not in WEBHOOK_DEFAULTS:
+            raise _fail(key, f"unknown webhook setting {key}")
+        if key in _BOOL_SETTINGS:
+            result[key] = check_bool(key, value)
+        elif key == "maxRetries":
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 50:
+                raise _fail(key, "maxRetries must be an integer from 0 to 50")
+            result[key] = value
+        elif key == "retryInterval":
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 86_400_000:
+                raise _fail(key, "retryInterval must be milliseconds from 0 to 86400000")
+            result[key] = value
+        elif key == "secret":
+            if value is not None and (not isinstance(value, str) or len(value) > 512):
+                raise _fail(key, "secret must be a string")
+            result[key] = value or None
+        elif key == "headers":
+            if value is None:
+                value = {}
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) and k.strip() for k, v in value.items()
+            ):
+                raise _fail(key, "headers must be an object of string values")
+            result[key] = value
+    return result
+
+
+def check_limits(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _fail("limits", "limits must be an object")
+    out: dict[str, Any] = {}
+    for key in ("maxMessagesSent", "maxApiCalls"):
+        if value.get(key) is not None:
+            n = value[key]
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                raise _fail(f"limits.{key}", f"{key} must be a non-negative integer")
+            out[key] = n
+    period = value.get("period", "day")
+    if period not in LIMIT_PERIODS:
+        raise _fail("limits.period", "period must be day or month")
+    unknown = set(value) - {"maxMessagesSent", "maxApiCalls", "period"}
+    if unknown:
+        raise _fail("limits", f"unknown limit {sorted(unknown)[0]}")
+    out["period"] = period
+    return out
+
+
+def check_settings(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _fail("settings", "settings must be an object")
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if key == "sendIntervalMs":
+            if not isinstance(item, int) or isinstance(item, bool) or not 0 <= item <= 60_000:
+                raise _fail("settings.sendIntervalMs", "sendIntervalMs must be 0..60000")
+            out[key] = item
+        else:
+            raise _fail("settings", f"unknown setting {key}")
+    return out
+
+
+@dataclass
+class Instance:
+    """State of one instance, folded from its lifecycle and connection events."""
+
+    id: str
+    user_id: str = ""
+    name: str = ""
+    description: str | None = None
+    webhook_url: str | None = None
+    webhook_enabled: bool = False
+    webhook_settings: dict[str, Any] = field(default_factory=lambda: dict(WEBHOOK_DEFAULTS))
+    limits: dict[str, Any] | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    status: str = "connecting"
+    jid: str | None = None
+    push_name: str | None = None
+    linked: bool = False
+    qr_attempt: int = 0
+    created_ms: int = 0
+    updated_ms: int = 0
+    deleted: bool = False
+
+    @classmethod
+    def create(cls, instance_id: str, user_id: str, body: dict[str, Any]) -> list[DomainEvent]:
+        settings_in = {k: body[k] for k in WEBHOOK_DEFAULTS if k in body and k not in ("secret",)}
+        if "webhookSecret" in body:
+            settings_in["secret"] = body["webhookSecret"]
+        if isinstance(body.get("webhookSettings"), dict):
+            settings_in.update(body["webhookSettings"])
+        enabled = body.get("webhookEnabled")
+        url = check_webhook_url(body.get("webhookUrl"))
+        return [
+            InstanceCreated(
+                instance_id=instance_id,
+                user_id=user_id,
+                name=check_name(body.get("name")),
+                description=check_description(body.get("description")),
+                webhook_url=url,
+                webhook_enabled=check_bool("webhookEnabled", enabled) if enabled is not None else bool(url),
+                webhook_settings=merge_webhook_settings(WEBHOOK_DEFAULTS, settings_in),
+                limits=check_limits(body.get("limits")),
+                settings=check_settings(body.get("settings")),
+            )
+        ]
+
+    def update(self, body: dict[str, Any]) -> list[DomainEvent]:
+        """`updated` for plain fields, `webhook_updated` when any webhook setting changes."""
+        self._alive()
+        changes: dict[str, Any] = {}
+        if "name" in body:
+            changes["name"] = check_name(body["name"])
+        if "description" in body:
+            changes["description"] = check_description(body["description"])
+        if "limits" in body:
+            changes["limits"] = check_limits(body["limits"])
+        if "settings" in body:
+            changes["settings"] = {**self.settings, **check_settings(body["settings"])}
+        changes = {k: v for k, v in changes.items() if getattr(self, k) != v}
+
+        url = check_webhook_url(body["webhookUrl"]) if "webhookUrl" in body else self.webhook_url
+        enabled = (
+            check_bool("webhookEnabled", body["webhookEnabled"]) if "webhookEnabled" in body else self.webhook_enabled
+        )
+        raw = body.get("webhookSettings")
+        if raw is not None and not isinstance(raw, dict):
+            raise _fail("webhookSettings", "webhookSettings must be an object")
+        settings = merge_webhook_settings(self.webhook_settings, raw or {})
+        changed = [
+            name
+            for name, before, after in (
+                ("webhookUrl", self.webhook_url, url),
+                ("webhookEnabled", self.webhook_enabled, enabled),
+            )
+            if before != after
+        ] + sorted(k for k in settings if settings[k] != self.webhook_settings.get(k))
+
+        events: list[DomainEvent] = []
+        if changes:
+            events.append(InstanceUpdated(instance_id=self.id, changes=changes))
+        if changed:
+            events.append(
+                WebhookUpdated(
+                    instance_id=self.id,
+                    webhook_url=url,
+                    webhook_enabled=enabled,
+                    webhook_settings=settings,
+                    changed=changed,
+                )
+            )
+        return events
+
+    def delete(self) -> list[DomainEvent]:
+        self._alive()
+        return [InstanceDeleted(instance_id=self.id)]
+
+    def _alive(self) -> None:
+        if self.deleted:
+            raise Conflict("instance is deleted")
+
+    def apply(self, event: DomainEvent, timestamp_ms: int) -> None:
+        if isinstance(event, InstanceCreated):
+            self.user_id = event.user_id
+            self.name = event.name
+            self.description = event.description
+            self.webhook_url = event.webhook_url
+            self.webhook_enabled = event.webhook_enabled
+            self.webhook_settings = dict(event.webhook_settings)
+            self.limits = event.limits
+            self.settings = dict(event.settings)
+            self.created_ms = timestamp_ms
+        elif isinstance(event, InstanceUpdated):
+            for key, value in event.changes.items():
+                setattr(self, key, value)
+        elif isinstance(event, WebhookUpdated):
+            self.webhook_url = event.webhook_url
+            self.webhook_enabled = event.webhook_enabled
+            self.webhook_settings = dict(event.webhook_settings)
+        elif isinstance(event, InstanceDeleted):
+            self.deleted = True
+        elif isinstance(event, QrReceived):
+            self.status = "qr"
+            self.qr_attempt = event.attempt
+        elif isinstance(event, Connected):
+            self.status = "connected"
+            self.linked = True
+            self.jid = event.jid or self.jid
+            self.push_name = event.push_name or self.push_name
+        elif isinstance(event, Disconnected):
+            self.status = "disconnected"
+        elif isinstance(event, LoggedOut):
+            self.status = "logged_out"
+            self.linked = False
+        elif isinstance(event, ReconnectRequested):
+            self.status = "connecting"
+        elif isinstance(event, InstanceFailed):
+            self.status = "failed"
+        if isinstance(event, InstanceCreated | InstanceUpdated | WebhookUpdated):
+            self.updated_ms = timestamp_ms

@@ -1,0 +1,1 @@
+"""Quart routes, auth, request validation and error mapping. Thin."""

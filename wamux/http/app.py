@@ -1,0 +1,61 @@
+"""The Quart-trio application: blueprints, auth gate, request ids, error mapping, static manager."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from quart import Response, g, request
+from quart_trio import QuartTrio
+
+from wamux.http.auth import PUBLIC_ROUTES, authenticate
+from wamux.http.errors import install_error_handlers
+from wamux.http.routes import auth, health, instances, simulator
+from wamux.http.services import Services
+
+BLUEPRINTS = [health.bp, auth.bp, instances.bp, simulator.bp]
+
+
+def create_app(services: Services, *, log: Any, public_dir: Path | None = None) -> QuartTrio:
+    app = QuartTrio(
+        "wamux",
+        static_folder=str(public_dir) if public_dir and public_dir.is_dir() else None,
+        static_url_path="",
+    )
+    app.config["services"] = services
+    app.config["MAX_CONTENT_LENGTH"] = services.max_body_bytes
+    app.config["JSON_SORT_KEYS"] = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    for bp in BLUEPRINTS:
+        app.register_blueprint(bp)
+    for bp in services.extras.get("blueprints", []):
+        app.register_blueprint(bp)
+    install_error_handlers(app, log)
+
+    @app.before_request
+    async def gate() -> None:
+        g.request_id = request.headers.get("X-Request-Id") or secrets.token_hex(8)
+        path = request.path
+        if not path.startswith("/api/") or (request.method, path.rstrip("/")) in PUBLIC_ROUTES:
+            return
+        if request.method == "OPTIONS":
+            return
+        g.user = authenticate(services)
+        for hook in services.extras.get("on_authenticated", []):
+            await hook()
+
+    @app.after_request
+    async def stamp(response: Response) -> Response:
+        response.headers["X-Request-Id"] = getattr(g, "request_id", "")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    if public_dir and (public_dir / "index.html").is_file():
+
+        @app.get("/")
+        async def index() -> Response:
+            return await app.send_static_file("index.html")
+
+    return app

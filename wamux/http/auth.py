@@ -1,0 +1,77 @@
+"""Authentication (JWT bearer or `x-api-key`) and the helpers routes use to authorize."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+from quart import g, request
+
+from wamux.actors.instance_actor import InstanceActor
+from wamux.domain.errors import Forbidden, NotFound, Unauthorized
+from wamux.domain.users import User
+from wamux.http.services import Services
+
+PUBLIC_ROUTES = {("POST", "/api/auth/login"), ("GET", "/api/health")}
+
+
+def issue_token(services: Services, user: User) -> str:
+    now = int(time.time())
+    claims = {"sub": user.id, "role": user.role, "iat": now, "exp": now + services.jwt_expiration_s}
+    return jwt.encode(claims, services.jwt_secret, algorithm="HS256")
+
+
+def authenticate(services: Services) -> User:
+    """The caller, from `Authorization: Bearer`, `x-api-key`, or `?token=` (for EventSource)."""
+    header = request.headers.get("Authorization", "")
+    api_key = request.headers.get("x-api-key")
+    token = None
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+    elif request.args.get("token"):
+        token = request.args["token"]
+    if token:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, services.jwt_secret, algorithms=["HS256"], options={"require": ["exp", "sub"]}
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("token expired") from None
+        except jwt.PyJWTError:
+            raise Unauthorized("invalid token") from None
+        user = services.users.get(str(claims["sub"]))
+        if user is None:
+            raise Unauthorized("invalid token")
+        return user
+    if api_key:
+        user = services.users.by_api_key(api_key)
+        if user is None:
+            raise Unauthorized("invalid API key")
+        return user
+    raise Unauthorized("authentication required: send a Bearer token or an x-api-key header")
+
+
+def current_user() -> User:
+    user: User = g.user
+    return user
+
+
+def is_admin() -> bool:
+    return current_user().role == "admin"
+
+
+def require_admin() -> User:
+    user = current_user()
+    if user.role != "admin":
+        raise Forbidden("admin role required")
+    return user
+
+
+def owned_instance(services: Services, instance_id: str) -> InstanceActor:
+    """The instance if the caller may see it; another user's instance is simply not found."""
+    actor = services.supervisor.get(instance_id)
+    user = current_user()
+    if user.role != "admin" and actor.instance.user_id != user.id:
+        raise NotFound("instance not found")
+    return actor

@@ -1,0 +1,1 @@
+"""Adapters: event stores, transports, webhook sender, config, logging and the composition root."""

@@ -1,0 +1,257 @@
+"""The event store adapter: any `TimelineRecorder` behind the `EventStore` port, with group commit.
+
+All appends go through one writer task. It takes every append that is pending, writes them
+in one recorder transaction (one fsync for many events), and only then answers each caller:
+an event is acknowledged only once it is committed. Per stream, timestamps are strictly
+increasing, so a client polling a stream by timestamp never meets a tie.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+
+import trio
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from wamux.domain.clock import Clock
+from wamux.domain.errors import ConcurrencyConflict, Unavailable
+from wamux.domain.events import DomainEvent, RecordedEvent
+from wamux.domain.store import TimelineQuery
+from wamux.infra.event_codec import from_stored, to_stored
+from wamux.infra.logs import get_logger
+from wamux.infra.timeline import TimelineRecorder
+
+log = get_logger("wamux.store")
+
+MAX_BATCH_EVENTS = 500
+
+
+@dataclass
+class _Append:
+    stream_id: str
+    events: Sequence[DomainEvent]
+    expected_version: int
+    done: trio.Event = field(default_factory=trio.Event)
+    result: list[RecordedEvent] | None = None
+    error: BaseException | None = None
+
+
+class RecorderEventStore:
+    """`EventStore` on an eventsourcing recorder (SQLite or MongoDB)."""
+
+    def __init__(
+        self,
+        recorder: TimelineRecorder,
+        clock: Clock,
+        *,
+        provider: str,
+        limiter: trio.CapacityLimiter | None = None,
+    ) -> None:
+        self.recorder = recorder
+        self.clock = clock
+        self._provider = provider
+        self.limiter = limiter or trio.CapacityLimiter(8)
+        self._head = recorder.max_notification_id() or 0
+        self._changed = trio.Event()
+        self._send, self._receive = trio.open_memory_channel[_Append](math.inf)
+        self._last_ts: dict[str, int] = {}
+        self._record_ts: dict[int, int] = {}  # id(StoredEvent) -> ts, for the batch being written
+        self._paused = trio.Lock()
+        self.appended_events = 0
+        self.batches = 0
+
+    @property
+    def provider(self) -> str:
+        return self._provider
+
+    def head(self) -> int:
+        return self._head
+
+    # ---- writing -------------------------------------------------------------------------
+
+    async def append(
+        self, stream_id: str, events: Sequence[DomainEvent], expected_version: int
+    ) -> list[RecordedEvent]:
+        if not events:
+            return []
+        request = _Append(stream_id, events, expected_version)
+        self._send.send_nowait(request)
+        await request.done.wait()
+        if request.error is not None:
+            raise request.error
+        assert request.result is not None
+        return request.result
+
+    async def run_writer(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The single writer loop; runs for the life of the server."""
+        task_status.started()
+        async for first in self._receive:
+            await trio.sleep(0)  # let appends made in the same tick join this batch
+            batch = [first]
+            size = len(first.events)
+            while size < MAX_BATCH_EVENTS:
+                try:
+                    request = self._receive.receive_nowait()
+                except trio.WouldBlock:
+                    break
+                batch.append(request)
+                size += len(request.events)
+            async with self._paused:
+                await self._commit(batch)
+
+    async def pause(self) -> trio.Lock:
+        """Hold the returned lock to stop commits (used by the store switch); release to resume."""
+        await self._paused.acquire()
+        return self._paused
+
+    async def _commit(self, batch: list[_Append]) -> None:
+        stored: list[list[StoredEvent]] = []
+        ready: list[_Append] = []
+        for request in batch:
+            try:
+                stored.append(await self._encode(request))
+                ready.append(request)
+            except Exception as exc:
+                request.error = Unavailable(f"event store unavailable: {exc}")
+                request.done.set()
+        batch = ready
+        if not batch:
+            return
+        flat = [s for group in stored for s in group]
+        try:
+            ids = await trio.to_thread.run_sync(self.recorder.insert_events, flat, limiter=self.limiter)
+        except IntegrityError:
+            # Someone raced on a stream version: commit the others, fail only the culprits.
+            await self._commit_one_by_one(batch, stored)
+            return
+        except Exception as exc:
+            log.error("append failed", error=str(exc))
+            for r in batch:
+                r.error = Unavailable(f"event store unavailable: {exc}")
+                r.done.set()
+            self._forget_ts(batch)
+            return
+        self._finish(batch, stored, list(ids or []))
+
+    async def _commit_one_by_one(self, batch: list[_Append], stored: list[list[StoredEvent]]) -> None:
+        for request, records in zip(batch, stored, strict=True):
+            try:
+                ids = await trio.to_thread.run_sync(self.recorder.insert_events, records, limiter=self.limiter)
+            except IntegrityError:
+                request.error = ConcurrencyConflict(f"stream {request.stream_id} was changed concurrently")
+                self._last_ts.pop(request.stream_id, None)
+                request.done.set()
+                continue
+            except Exception as exc:
+                request.error = Unavailable(f"event store unavailable: {exc}")
+                self._last_ts.pop(request.stream_id, None)
+                request.done.set()
+                continue
+            self._finish([request], [records], list(ids or []))
+
+    def _forget_ts(self, batch: list[_Append]) -> None:
+        for r in batch:
+            self._last_ts.pop(r.stream_id, None)
+
+    async def _encode(self, request: _Append) -> list[StoredEvent]:
+        last = self._last_ts.get(request.stream_id)
+        if last is None and request.expected_version > 0:
+            last = await self._stream_last_ts(request.stream_id)
+        ts = self.clock.now_ms()
+        out = []
+        for offset, event in enumerate(request.events):
+            ts = max(ts, (last or 0) + 1)
+            record = to_stored(request.stream_id, request.expected_version + offset + 1, event, ts)
+            self._record_ts[id(record)] = ts
+            out.append(record)
+            last = ts
+        self._last_ts[request.stream_id] = ts
+        return out
+
+    async def _stream_last_ts(self, stream_id: str) -> int:
+        rows = await trio.to_thread.run_sync(
+            lambda: self.recorder.select_events(UUID(stream_id), desc=True, limit=1), limiter=self.limiter
+        )
+        return from_stored(rows[0]).timestamp_ms if rows else 0
+
+    def _finish(self, batch: list[_Append], stored: list[list[StoredEvent]], ids: list[int]) -> None:
+        i = 0
+        for request, records in zip(batch, stored, strict=True):
+            result = []
+            for event, record in zip(request.events, records, strict=True):
+                result.append(
+                    RecordedEvent(
+                        stream_id=request.stream_id,
+                        version=record.originator_version,
+                        timestamp_ms=self._record_ts[id(record)],
+                        position=ids[i] if i < len(ids) else 0,
+                        event=event,
+                    )
+                )
+                i += 1
+            request.result = result
+            request.done.set()
+        self._record_ts.clear()
+        if ids:
+            self._head = max(self._head, max(ids))
+        self.appended_events += len(ids)
+        self.batches += 1
+        self._changed.set()
+        self._changed = trio.Event()
+
+    # ---- reading -------------------------------------------------------------------------
+
+    async def wait_beyond(self, position: int) -> None:
+        while self._head <= position:
+            await self._changed.wait()
+
+    async def read_stream(self, stream_id: str, types: Sequence[str] = ()) -> list[RecordedEvent]:
+        if types:
+            return await self.timeline(TimelineQuery(stream_id=stream_id, types=tuple(types), limit=10**9))
+        rows = await trio.to_thread.run_sync(
+            lambda: self.recorder.select_events(UUID(stream_id)), limiter=self.limiter
+        )
+        return [from_stored(r) for r in rows]
+
+    async def stream_version(self, stream_id: str) -> int:
+        rows = await trio.to_thread.run_sync(
+            lambda: self.recorder.select_events(UUID(stream_id), desc=True, limit=1), limiter=self.limiter
+        )
+        return rows[0].originator_version if rows else 0
+
+    async def read_all(self, after: int, limit: int, types: Sequence[str] = ()) -> list[RecordedEvent]:
+        rows = await trio.to_thread.run_sync(
+            lambda: self.recorder.select_notifications(
+                start=after, limit=limit, topics=tuple(types), inclusive_of_start=False
+            ),
+            limiter=self.limiter,
+        )
+        return [from_stored(r) for r in rows]
+
+    async def timeline(self, query: TimelineQuery) -> list[RecordedEvent]:
+        rows = await trio.to_thread.run_sync(
+            lambda: self.recorder.select_timeline(
+                UUID(query.stream_id),
+                topics=query.types,
+                after=query.after,
+                before=query.before,
+                start_ts=query.start_ms,
+                end_ts=query.end_ms,
+                desc=query.newest_first,
+                skip=query.skip,
+                limit=query.limit,
+            ),
+            limiter=self.limiter,
+        )
+        return [from_stored(r) for r in rows]
+
+    async def count_timeline(self, query: TimelineQuery) -> int:
+        return await trio.to_thread.run_sync(
+            lambda: self.recorder.count_timeline(
+                UUID(query.stream_id), topics=query.types, start_ts=query.start_ms, end_ts=query.end_ms
+            ),
+            limiter=self.limiter,
+        )

@@ -1,0 +1,186 @@
+"""The composition root: builds every concrete part from the settings and runs them in one nursery.
+
+Nothing here runs at import time. `run_server` is what `wamux serve` calls; tests call
+`Server.start` inside their own nursery to get a live server on a free port.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+
+from wamux import __version__
+from wamux.actors.instance_actor import ActorSettings
+from wamux.actors.supervisor import RestartPolicy, Supervisor
+from wamux.actors.transport import Transport
+from wamux.actors.users import UserDirectory
+from wamux.domain.clock import Clock, SystemClock
+from wamux.http.app import create_app
+from wamux.http.services import Services
+from wamux.infra.config import Settings
+from wamux.infra.event_store import RecorderEventStore
+from wamux.infra.logs import get_logger
+from wamux.infra.media_store import FileMediaStore
+from wamux.infra.projection_runner import ProjectionRunner, ReadModels
+from wamux.infra.timeline import TimelineRecorder
+from wamux.projections.instances import InstancesProjection
+from wamux.projections.ports import Projection, ReadModelStore
+from wamux.projections.users import UsersProjection
+
+log = get_logger("wamux")
+PUBLIC_DIR = Path(__file__).resolve().parents[2] / "public"
+
+
+def all_projections() -> list[Projection]:
+    return [UsersProjection(), InstancesProjection()]
+
+
+def effective_provider(settings: Settings) -> tuple[str, str | None]:
+    """The store in force: a switch made while running (persisted in DATA_DIR) wins over the env."""
+    if settings.provider_file.is_file():
+        doc = json.loads(settings.provider_file.read_text())
+        return str(doc["provider"]), doc.get("url")
+    return settings.database_provider, settings.database_url
+
+
+def open_backend(settings: Settings, provider: str, url: str | None) -> tuple[TimelineRecorder, ReadModelStore]:
+    """Open the event log and the read-model store of one provider."""
+    if provider == "mongodb":
+        from wamux.infra.mongo_readmodels import MongoReadModelStore
+        from wamux.infra.mongo_store import open_mongo_recorder
+
+        assert url, "DATABASE_URL is required for mongodb"
+        return open_mongo_recorder(url), MongoReadModelStore(url)
+    from wamux.infra.sqlite_readmodels import SQLiteReadModelStore
+    from wamux.infra.sqlite_store import open_sqlite_recorder
+
+    settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    return open_sqlite_recorder(str(settings.sqlite_path)), SQLiteReadModelStore(str(settings.readmodels_path))
+
+
+def make_transport(settings: Settings) -> Transport:
+    if settings.transport == "simulator":
+        from wamux.infra.simulator import SimulatorTransport
+
+        return SimulatorTransport(settings.data_dir)
+    from wamux.infra.neonize_transport import NeonizeTransport
+
+    return NeonizeTransport(str(settings.data_dir))
+
+
+@dataclass
+class Server:
+    """Every long-lived part of a running wamux."""
+
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    actor_settings: ActorSettings = field(default_factory=ActorSettings)
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
+    transport: Transport | None = None
+    store: RecorderEventStore | None = None
+    read_models: ReadModels | None = None
+    users: UserDirectory | None = None
+    supervisor: Supervisor | None = None
+    services: Services | None = None
+    binds: list[str] = field(default_factory=list)
+    shutdown: trio.Event = field(default_factory=trio.Event)
+    generated_admin_password: str | None = None
+
+    def build_core(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        provider, url = effective_provider(s)
+        recorder, rm = open_backend(s, provider, url)
+        limiter = trio.CapacityLimiter(8)
+        self.store = RecorderEventStore(recorder, self.clock, provider=provider, limiter=limiter)
+        runners = [ProjectionRunner(p, self.store, rm, limiter) for p in all_projections()]
+        self.read_models = ReadModels(runners, self.store, rm)
+        self.users = UserDirectory(self.store, bcrypt_rounds=s.bcrypt_rounds)
+        self.transport = self.transport or make_transport(s)
+        self.supervisor = Supervisor(
+            self.store,
+            self.transport,
+            self.clock,
+            FileMediaStore(s.media_dir),
+            actor_settings=self.actor_settings,
+            policy=self.restart_policy,
+            logger=get_logger("wamux.supervisor"),
+        )
+
+    async def start(self, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the whole server until `shutdown` is set."""
+        self.build_core()
+        assert self.store and self.read_models and self.users and self.supervisor and self.transport
+        s = self.settings
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.store.run_writer)
+            await self.users.load()
+            self.generated_admin_password = await self.users.ensure_admin(
+                s.admin_email, s.admin_password, s.admin_first_name, s.admin_last_name
+            )
+            if self.generated_admin_password:
+                log.warning(
+                    "created the first admin with a generated password; change it after logging in",
+                    email=s.admin_email,
+                    password=self.generated_admin_password,
+                )
+            await nursery.start(self.read_models.run)
+            await nursery.start(self.supervisor.run)
+            simulator = self.transport if self.transport.name == "simulator" else None
+            self.services = Services(
+                store=self.store,
+                users=self.users,
+                supervisor=self.supervisor,
+                read_models=self.read_models,
+                clock=self.clock,
+                jwt_secret=s.jwt_secret,
+                jwt_expiration_s=s.jwt_expiration_s,
+                version=__version__,
+                simulator=simulator,  # type: ignore[arg-type]
+                max_body_bytes=s.max_body_mb * 1024 * 1024,
+            )
+            app = create_app(self.services, log=get_logger("wamux.http"), public_dir=PUBLIC_DIR)
+            config = HypercornConfig()
+            config.bind = [f"{s.host}:{s.port}"]
+            config.accesslog = None
+            config.errorlog = logging.getLogger("hypercorn.error")  # through our handler, not its own
+            config.graceful_timeout = 5
+            self.binds = await nursery.start(
+                lambda task_status: serve(app, config, shutdown_trigger=self.shutdown.wait, task_status=task_status)
+            )
+            log.info("wamux is serving", binds=",".join(self.binds), store=self.store.provider, transport=self.transport.name)
+            task_status.started(self.binds)
+            await self.shutdown.wait()
+            await trio.sleep(0.1)
+            await self.supervisor.stop_all()
+            nursery.cancel_scope.cancel()
+        log.info("wamux stopped")
+
+    @property
+    def base_url(self) -> str:
+        bind = self.binds[0] if self.binds else f"http://{self.settings.host}:{self.settings.port}"
+        return bind.replace("0.0.0.0", "127.0.0.1")
+
+
+async def run_server(settings: Settings, **kwargs: Any) -> None:
+    server = Server(settings, **kwargs)
+    async with trio.open_nursery() as nursery:
+
+        async def on_signals() -> None:
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    log.info("shutting down")
+                    server.shutdown.set()
+                    return
+
+        nursery.start_soon(on_signals)
+        await server.start()
+        nursery.cancel_scope.cancel()

@@ -1,0 +1,187 @@
+"""Read models on SQLite: one table per collection, declared fields as indexed columns.
+
+Read models live in their own file next to the event log, so projection writes never wait
+behind event appends, and a backup needs only the log (read models rebuild from it).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from wamux.projections.ports import Collection, Query, ReadSession
+
+_SQL_TYPES = {"text": "TEXT", "int": "INTEGER", "real": "REAL", "bool": "INTEGER"}
+
+
+def _table(collection: Collection) -> str:
+    return f"rm_{collection.name}"
+
+
+def _column_value(doc: dict[str, Any], name: str) -> Any:
+    value = doc.get(name)
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _where(collection: Collection, query: Query) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    for name, value in query.where.items():
+        _check(collection, name)
+        if value is None:
+            clauses.append(f'"{name}" IS NULL')
+        else:
+            clauses.append(f'"{name}"=?')
+            params.append(int(value) if isinstance(value, bool) else value)
+    for name, (low, high) in query.ranges.items():
+        _check(collection, name)
+        if low is not None:
+            clauses.append(f'"{name}">=?')
+            params.append(low)
+        if high is not None:
+            clauses.append(f'"{name}"<=?')
+            params.append(high)
+    if query.search is not None:
+        names, needle = query.search
+        for name in names:
+            _check(collection, name)
+        like = "%" + needle.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        clauses.append("(" + " OR ".join(f"lower(\"{n}\") LIKE ? ESCAPE '\\'" for n in names) + ")")
+        params.extend([like] * len(names))
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _check(collection: Collection, name: str) -> None:
+    if name not in collection.fields and name != "key":
+        raise ValueError(f"{collection.name}: {name} is not a declared field")
+
+
+class _Session:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def get(self, collection: Collection, key: str) -> dict[str, Any] | None:
+        row = self.conn.execute(f"SELECT doc FROM {_table(collection)} WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, collection: Collection, key: str, doc: dict[str, Any]) -> None:
+        names = list(collection.fields)
+        cols = ", ".join(["key", "doc", *(f'"{n}"' for n in names)])
+        marks = ", ".join("?" * (len(names) + 2))
+        self.conn.execute(
+            f"INSERT OR REPLACE INTO {_table(collection)} ({cols}) VALUES ({marks})",
+            [key, json.dumps(doc, separators=(",", ":")), *(_column_value(doc, n) for n in names)],
+        )
+
+    def delete(self, collection: Collection, key: str) -> None:
+        self.conn.execute(f"DELETE FROM {_table(collection)} WHERE key=?", (key,))
+
+    def find(self, collection: Collection, query: Query) -> list[dict[str, Any]]:
+        where, params = _where(collection, query)
+        sql = f"SELECT doc FROM {_table(collection)}{where}"
+        if query.order:
+            for name, _desc in query.order:
+                _check(collection, name)
+            sql += " ORDER BY " + ", ".join(f'"{n}" {"DESC" if d else "ASC"}' for n, d in query.order)
+        if query.limit is not None or query.skip:
+            sql += " LIMIT ? OFFSET ?"
+            params += [query.limit if query.limit is not None else -1, query.skip]
+        return [json.loads(r[0]) for r in self.conn.execute(sql, params)]
+
+    def count(self, collection: Collection, query: Query) -> int:
+        where, params = _where(collection, query)
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM {_table(collection)}{where}", params).fetchone()[0])
+
+
+class SQLiteReadModelStore:
+    """`ReadModelStore` on one SQLite file in WAL mode; one writer connection, pooled readers."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._writer = self._connect()
+        self._writer.execute("CREATE TABLE IF NOT EXISTS rm_tracking (name TEXT PRIMARY KEY, position INTEGER)")
+        self._writer.commit()
+        self._ensured: set[str] = set()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._write_lock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def ensure(self, collections: tuple[Collection, ...]) -> None:
+        with self._write() as conn:
+            for c in collections:
+                if c.name in self._ensured:
+                    continue
+                table = _table(c)
+                cols = ", ".join(f'"{n}" {_SQL_TYPES[t]}' for n, t in c.fields.items())
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, doc TEXT NOT NULL"
+                    + (f", {cols}" if cols else "")
+                    + ")"
+                )
+                for index in c.indexes:
+                    name = f"{table}__{'_'.join(index)}"
+                    conn.execute(
+                        f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({', '.join(chr(34) + i + chr(34) for i in index)})"
+                    )
+                self._ensured.add(c.name)
+
+    def position(self, projection: str) -> int:
+        row = self._reader().execute("SELECT position FROM rm_tracking WHERE name=?", (projection,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def apply(self, projection: str, position: int, work: Callable[[ReadSession], None]) -> None:
+        with self._write() as conn:
+            work(_Session(conn))
+            conn.execute(
+                "INSERT INTO rm_tracking (name, position) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET position=excluded.position",
+                (projection, position),
+            )
+
+    def get(self, collection: Collection, key: str) -> dict[str, Any] | None:
+        return _Session(self._reader()).get(collection, key)
+
+    def find(self, collection: Collection, query: Query) -> list[dict[str, Any]]:
+        return _Session(self._reader()).find(collection, query)
+
+    def count(self, collection: Collection, query: Query) -> int:
+        return _Session(self._reader()).count(collection, query)
+
+    def reset(self, projection: str, collections: tuple[Collection, ...]) -> None:
+        with self._write() as conn:
+            for c in collections:
+                conn.execute(f"DELETE FROM {_table(c)}")
+            conn.execute("DELETE FROM rm_tracking WHERE name=?", (projection,))
+
+    def close(self) -> None:
+        self._writer.close()

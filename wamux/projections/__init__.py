@@ -1,0 +1,1 @@
+"""Read models built from events; pure functions plus a small port to save rows."""

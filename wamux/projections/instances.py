@@ -1,0 +1,90 @@
+"""The instances listing: one row per live instance with its settings and last known status."""
+
+from __future__ import annotations
+
+from wamux.domain.events import (
+    CONNECTION_TYPES,
+    INSTANCE_LIFECYCLE_TYPES,
+    Connected,
+    Disconnected,
+    InstanceCreated,
+    InstanceDeleted,
+    InstanceFailed,
+    InstanceUpdated,
+    LoggedOut,
+    QrReceived,
+    RecordedEvent,
+    ReconnectRequested,
+    WebhookUpdated,
+)
+from wamux.projections.ports import Collection, ReadSession
+
+INSTANCES = Collection(
+    "instances",
+    {"userId": "text", "createdMs": "int", "status": "text"},
+    indexes=(("userId", "createdMs"), ("createdMs",), ("status",)),
+)
+
+_STATUS_BY_TYPE = {
+    QrReceived: "qr",
+    Connected: "connected",
+    Disconnected: "disconnected",
+    LoggedOut: "logged_out",
+    ReconnectRequested: "connecting",
+    InstanceFailed: "failed",
+}
+
+
+class InstancesProjection:
+    name = "instances"
+    collections = (INSTANCES,)
+    topics = INSTANCE_LIFECYCLE_TYPES + CONNECTION_TYPES
+
+    def apply(self, session: ReadSession, recorded: RecordedEvent) -> None:
+        event = recorded.event
+        ts = recorded.timestamp_ms
+        if isinstance(event, InstanceCreated):
+            session.put(
+                INSTANCES,
+                event.instance_id,
+                {
+                    "id": event.instance_id,
+                    "userId": event.user_id,
+                    "name": event.name,
+                    "description": event.description,
+                    "status": "connecting",
+                    "webhookUrl": event.webhook_url,
+                    "webhookEnabled": event.webhook_enabled,
+                    "webhookSettings": event.webhook_settings,
+                    "limits": event.limits,
+                    "settings": event.settings,
+                    "createdMs": ts,
+                    "updatedMs": ts,
+                    "lastActivityMs": ts,
+                },
+            )
+            return
+        doc = session.get(INSTANCES, recorded.stream_id)
+        if doc is None:
+            return
+        if isinstance(event, InstanceDeleted):
+            session.delete(INSTANCES, recorded.stream_id)
+            return
+        if isinstance(event, InstanceUpdated):
+            for key, value in event.changes.items():
+                doc[key] = value
+            doc["updatedMs"] = ts
+        elif isinstance(event, WebhookUpdated):
+            doc["webhookUrl"] = event.webhook_url
+            doc["webhookEnabled"] = event.webhook_enabled
+            doc["webhookSettings"] = event.webhook_settings
+            doc["updatedMs"] = ts
+        else:
+            status = _STATUS_BY_TYPE.get(type(event))
+            if status is not None:
+                doc["status"] = status
+            if isinstance(event, Connected):
+                doc["jid"] = event.jid
+                doc["pushName"] = event.push_name
+        doc["lastActivityMs"] = ts
+        session.put(INSTANCES, recorded.stream_id, doc)
