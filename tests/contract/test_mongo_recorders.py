@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import threading
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import InfrastructureFactory, IntegrityError, ProgrammingError, StoredEvent, Tracking
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    IntegrityError,
+    ProgrammingError,
+    StoredEvent,
+    Tracking,
+)
 from eventsourcing.utils import Environment
 from pymongo import MongoClient
 
@@ -32,7 +38,7 @@ from wamux.infra.timeline import TimelineRecorder
 
 # eventsourcing's suites import its AES cipher, which needs the `eventsourcing[crypto]` extra.
 pytest.importorskip("Crypto", reason="eventsourcing's recorder suites need pycryptodome (eventsourcing[crypto])")
-from eventsourcing.tests import persistence as es  # noqa: E402
+from eventsourcing.tests import persistence as es
 
 pytestmark = pytest.mark.mongo
 
@@ -237,13 +243,13 @@ class _Dog(Aggregate):
 
 def test_an_application_runs_on_the_factory(mongo_db_url: str) -> None:
     env = {"PERSISTENCE_MODULE": "wamux.infra.mongo_store", "MONGODB_URL": mongo_db_url}
-    app: Application = Application(env=env)
+    app: Application[UUID] = Application(env=env)
     dog = _Dog("Fido")
     dog.add_trick("roll over")
     app.save(dog)
-    copy = app.repository.get(dog.id)
+    copy: _Dog = app.repository.get(dog.id)
     assert (copy.name, copy.tricks) == ("Fido", ["roll over"])
-    stale = app.repository.get(dog.id)
+    stale: _Dog = app.repository.get(dog.id)
     dog.add_trick("sit")
     app.save(dog)
     stale.add_trick("beg")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -146,9 +147,19 @@ def test_ranges_are_inclusive_and_may_be_open(backend: Backend) -> None:
     store = backend.store
     _fill(store)
     order = (("unread", False),)
-    assert [r["unread"] for r in store.find(CHATS, Query(ranges={"unread": (1, 5)}, order=order))] == [1, 3, 5]
-    assert [r["unread"] for r in store.find(CHATS, Query(ranges={"unread": (5, None)}, order=order))] == [5, 7]
-    assert [r["unread"] for r in store.find(CHATS, Query(ranges={"unread": (None, 1)}, order=order))] == [0, 1]
+    assert [r["unread"] for r in store.find(CHATS, Query(ranges={"unread": (1, 5)}, order=order))] == [
+        1,
+        3,
+        5,
+    ]
+    assert [r["unread"] for r in store.find(CHATS, Query(ranges={"unread": (5, None)}, order=order))] == [
+        5,
+        7,
+    ]
+    assert [r["unread"] for r in store.find(CHATS, Query(ranges={"unread": (None, 1)}, order=order))] == [
+        0,
+        1,
+    ]
     assert store.count(CHATS, Query(ranges={"score": (1.5, 2.5)})) == 2
     assert store.count(CHATS, Query(ranges={"unread": (4, 6)}, where={"instance_id": "i1"})) == 1
     assert store.count(CHATS, Query(ranges={"unread": (None, None)})) == 5
@@ -183,9 +194,10 @@ def test_order_skip_limit(backend: Backend) -> None:
     _fill(store)
     by_unread = Query(order=(("unread", True),))
     assert [r["unread"] for r in store.find(CHATS, by_unread)] == [7, 5, 3, 1, 0]
-    assert [
-        r["unread"] for r in store.find(CHATS, Query(order=(("unread", True),), skip=1, limit=2))
-    ] == [5, 3]
+    assert [r["unread"] for r in store.find(CHATS, Query(order=(("unread", True),), skip=1, limit=2))] == [
+        5,
+        3,
+    ]
     assert [r["unread"] for r in store.find(CHATS, Query(order=(("unread", False),), skip=2))] == [3, 5, 7]
     assert [r["unread"] for r in store.find(CHATS, Query(order=(("unread", False),), limit=0))] == []
     # Several keys: pinned first (desc), then unread ascending.
@@ -285,6 +297,10 @@ def test_ensure_creates_declared_indexes_and_is_idempotent(backend: Backend) -> 
     assert store.find(later, Query(where={"x": 1})) == [{"x": 1}]
 
 
+def _put_note(key: str, session: ReadSession) -> None:
+    session.put(NOTES, key, {"title": key})
+
+
 def test_concurrent_applies_all_land(backend: Backend) -> None:
     store = backend.store
     errors: list[BaseException] = []
@@ -292,7 +308,7 @@ def test_concurrent_applies_all_land(backend: Backend) -> None:
     def worker(n: int) -> None:
         try:
             for i in range(10):
-                store.apply(f"p{n}", i + 1, lambda s, i=i: s.put(NOTES, f"{n}-{i}", {"title": f"{n}/{i}"}))
+                store.apply(f"p{n}", i + 1, functools.partial(_put_note, f"{n}-{i}"))
         except BaseException as e:
             errors.append(e)
 

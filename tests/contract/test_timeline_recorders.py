@@ -182,6 +182,11 @@ def test_topics_filter(backend: Backend, stream: Stream) -> None:
     r = backend.recorder
     assert _ids(r.select_timeline(stream.a, topics=[MSG])) == [4, 7, 1, 8]
     assert _ids(r.select_timeline(stream.a, topics=[CONN, DISC])) == [3, 5]
+    # Ties on ts across topics still come out in id order (both ways round, both directions).
+    assert _ids(r.select_timeline(stream.a, topics=[MSG, DISC])) == [4, 5, 7, 1, 8]
+    assert _ids(r.select_timeline(stream.a, topics=[DISC, MSG])) == [4, 5, 7, 1, 8]
+    assert _ids(r.select_timeline(stream.a, topics=[DISC, MSG], desc=True)) == [8, 1, 7, 5, 4]
+    assert _ids(r.select_timeline(stream.a, topics=[MSG, DISC], after=(200, 4), limit=2)) == [5, 7]
     assert _ids(r.select_timeline(stream.a, topics=[MSG], after=(200, 4))) == [7, 1, 8]
     assert _ids(r.select_timeline(stream.a, topics=[MSG], desc=True, limit=1)) == [8]
     assert r.select_timeline(stream.a, topics=["nothing_like_this"]) == []

@@ -59,8 +59,8 @@ from wamux.domain.events import (
     MessageStatusChanged,
     PairingCodeRequested,
     QrReceived,
-    RecordedEvent,
     ReconnectRequested,
+    RecordedEvent,
 )
 from wamux.domain.instances import Instance
 from wamux.domain.phones import is_group, jid_number
@@ -296,8 +296,9 @@ class InstanceActor:
             return False
         if self._failures >= self.settings.max_connect_failures:
             await self._append(
-                InstanceFailed(instance_id=self.id, reason=f"{self._failures} connection attempts failed: "
-                               f"{outcome.reason}")
+                InstanceFailed(
+                    instance_id=self.id, reason=f"{self._failures} connection attempts failed: {outcome.reason}"
+                )
             )
             self._set_status("failed")
             return False
@@ -383,7 +384,9 @@ class InstanceActor:
         mime = m.mime_type
         file_name = m.file_name
         if m.media is not None:
-            media_path = self.media.save(self.id, m.media.data, m.media.mime_type or mime, m.media.file_name or file_name)
+            media_path = self.media.save(
+                self.id, m.media.data, m.media.mime_type or mime, m.media.file_name or file_name
+            )
             size = len(m.media.data)
             mime = m.media.mime_type or mime
             file_name = m.media.file_name or file_name

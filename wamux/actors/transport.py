@@ -93,9 +93,7 @@ class ContactUpdate:
     push_name: str | None = None
 
 
-TransportEvent = (
-    QrCode | PairSuccess | LinkConnected | ConnectionLost | IncomingMessage | Receipt | ContactUpdate
-)
+TransportEvent = QrCode | PairSuccess | LinkConnected | ConnectionLost | IncomingMessage | Receipt | ContactUpdate
 Emit = Callable[[TransportEvent], Awaitable[None]]
 
 # ---- what the actor asks of the wire ---------------------------------------------------------

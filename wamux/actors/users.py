@@ -11,6 +11,7 @@ import secrets
 from typing import Any
 
 import trio
+
 from wamux.actors.credentials import hash_api_key, hash_password, new_api_key, verify_password
 from wamux.domain.errors import Conflict, NotFound, ValidationFailed
 from wamux.domain.events import USER_EVENT_TYPES, RecordedEvent

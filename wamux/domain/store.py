@@ -33,9 +33,7 @@ class EventStore(Protocol):
     def head(self) -> int:
         """The position of the last committed event (0 when empty)."""
 
-    async def append(
-        self, stream_id: str, events: Sequence[DomainEvent], expected_version: int
-    ) -> list[RecordedEvent]:
+    async def append(self, stream_id: str, events: Sequence[DomainEvent], expected_version: int) -> list[RecordedEvent]:
         """Commit `events` after version `expected_version` of the stream, or raise ConcurrencyConflict."""
 
     async def read_stream(self, stream_id: str, types: Sequence[str] = ()) -> list[RecordedEvent]: ...

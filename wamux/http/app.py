@@ -37,6 +37,10 @@ def create_app(services: Services, *, log: Any, public_dir: Path | None = None) 
     @app.before_request
     async def gate() -> None:
         g.request_id = request.headers.get("X-Request-Id") or secrets.token_hex(8)
+        if request.content_length:
+            # Consume the body before any early answer (401/404): an unread body left on a
+            # keep-alive connection stalls the next request on it.
+            await request.get_data(cache=True)
         path = request.path
         if not path.startswith("/api/") or (request.method, path.rstrip("/")) in PUBLIC_ROUTES:
             return

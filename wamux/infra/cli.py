@@ -109,8 +109,11 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         user, key = _with_writer(
             server,
             lambda: server.users.create(
-                email=args.email, password=args.password, first_name=args.first_name,
-                last_name=args.last_name, role=args.role,
+                email=args.email,
+                password=args.password,
+                first_name=args.first_name,
+                last_name=args.last_name,
+                role=args.role,
             ),
         )
     except DomainError as exc:

@@ -59,6 +59,9 @@ class Settings:
     bcrypt_rounds: int = 12
     metrics_token: str | None = None
     max_body_mb: int = 32
+    qr_max_attempts: int = 6
+    reconnect_backoff_ms: int = 1000
+    simulator_qr_interval_ms: int = 20000
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -176,6 +179,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | None 
         bcrypt_rounds=integer("BCRYPT_ROUNDS", 12, 4, 16),
         metrics_token=get("METRICS_TOKEN") or None,
         max_body_mb=integer("MAX_BODY_MB", 32, 1, 4096),
+        qr_max_attempts=integer("QR_MAX_ATTEMPTS", 6, 1, 100),
+        reconnect_backoff_ms=integer("RECONNECT_BACKOFF_MS", 1000, 10, 600_000),
+        simulator_qr_interval_ms=integer("SIMULATOR_QR_INTERVAL_MS", 20000, 50, 600_000),
     )
     if errors:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(errors))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 import trio
+import trio.lowlevel
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from wamux.domain.clock import Clock
@@ -72,9 +73,7 @@ class RecorderEventStore:
 
     # ---- writing -------------------------------------------------------------------------
 
-    async def append(
-        self, stream_id: str, events: Sequence[DomainEvent], expected_version: int
-    ) -> list[RecordedEvent]:
+    async def append(self, stream_id: str, events: Sequence[DomainEvent], expected_version: int) -> list[RecordedEvent]:
         if not events:
             return []
         request = _Append(stream_id, events, expected_version)
@@ -89,7 +88,7 @@ class RecorderEventStore:
         """The single writer loop; runs for the life of the server."""
         task_status.started()
         async for first in self._receive:
-            await trio.sleep(0)  # let appends made in the same tick join this batch
+            await trio.lowlevel.checkpoint()  # let appends made in the same tick join this batch
             batch = [first]
             size = len(first.events)
             while size < MAX_BATCH_EVENTS:
@@ -211,9 +210,7 @@ class RecorderEventStore:
     async def read_stream(self, stream_id: str, types: Sequence[str] = ()) -> list[RecordedEvent]:
         if types:
             return await self.timeline(TimelineQuery(stream_id=stream_id, types=tuple(types), limit=10**9))
-        rows = await trio.to_thread.run_sync(
-            lambda: self.recorder.select_events(UUID(stream_id)), limiter=self.limiter
-        )
+        rows = await trio.to_thread.run_sync(lambda: self.recorder.select_events(UUID(stream_id)), limiter=self.limiter)
         return [from_stored(r) for r in rows]
 
     async def stream_version(self, stream_id: str) -> int:

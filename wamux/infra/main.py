@@ -70,7 +70,7 @@ def make_transport(settings: Settings) -> Transport:
     if settings.transport == "simulator":
         from wamux.infra.simulator import SimulatorTransport
 
-        return SimulatorTransport(settings.data_dir)
+        return SimulatorTransport(settings.data_dir, qr_interval_s=settings.simulator_qr_interval_ms / 1000)
     from wamux.infra.neonize_transport import NeonizeTransport
 
     return NeonizeTransport(str(settings.data_dir))
@@ -82,7 +82,7 @@ class Server:
 
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
-    actor_settings: ActorSettings = field(default_factory=ActorSettings)
+    actor_settings: ActorSettings | None = None
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
     transport: Transport | None = None
     store: RecorderEventStore | None = None
@@ -105,6 +105,9 @@ class Server:
         self.read_models = ReadModels(runners, self.store, rm)
         self.users = UserDirectory(self.store, bcrypt_rounds=s.bcrypt_rounds)
         self.transport = self.transport or make_transport(s)
+        self.actor_settings = self.actor_settings or ActorSettings(
+            qr_max_attempts=s.qr_max_attempts, backoff_initial_s=s.reconnect_backoff_ms / 1000
+        )
         self.supervisor = Supervisor(
             self.store,
             self.transport,
@@ -156,7 +159,9 @@ class Server:
             self.binds = await nursery.start(
                 lambda task_status: serve(app, config, shutdown_trigger=self.shutdown.wait, task_status=task_status)
             )
-            log.info("wamux is serving", binds=",".join(self.binds), store=self.store.provider, transport=self.transport.name)
+            log.info(
+                "wamux is serving", binds=",".join(self.binds), store=self.store.provider, transport=self.transport.name
+            )
             task_status.started(self.binds)
             await self.shutdown.wait()
             await trio.sleep(0.1)

@@ -235,9 +235,7 @@ class MongoAggregateRecorder(MongoRecorder, AggregateRecorder):
         if version:
             query["originator_version"] = version
         with _translate_errors():
-            cursor = self.events.find(query, {"ts": 0}).sort(
-                "originator_version", DESCENDING if desc else ASCENDING
-            )
+            cursor = self.events.find(query, {"ts": 0}).sort("originator_version", DESCENDING if desc else ASCENDING)
             if limit is not None:
                 cursor = cursor.limit(limit)
             return [_stored_event(d) for d in cursor]
@@ -300,6 +298,7 @@ class MongoApplicationRecorder(MongoAggregateRecorder, TimelineRecorder):
             )
         except DuplicateKeyError as e:
             raise _CounterRace from e
+        assert counter is not None  # upsert=True with ReturnDocument.AFTER always returns one
         return int(counter["last"]) - count + 1
 
     def _insert_tracking(self, tracking: Tracking, session: ClientSession | None) -> None:
@@ -393,10 +392,7 @@ class MongoApplicationRecorder(MongoAggregateRecorder, TimelineRecorder):
         order = DESCENDING if desc else ASCENDING
         with _translate_errors():
             cursor = (
-                self.events.find(query, {"ts": 0})
-                .sort([("ts", order), ("_id", order)])
-                .skip(max(skip, 0))
-                .limit(limit)
+                self.events.find(query, {"ts": 0}).sort([("ts", order), ("_id", order)]).skip(max(skip, 0)).limit(limit)
             )
             return [_notification(d) for d in cursor]
 

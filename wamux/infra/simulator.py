@@ -108,7 +108,7 @@ class SimulatorSession:
                 while True:
                     self._scanned = trio.Event()
                     await emit(QrCode(random_qr()))
-                    with trio.move_on_after(QR_REFRESH_S):
+                    with trio.move_on_after(self.transport.qr_interval_s):
                         await self._scanned.wait()
                     if self._scanned.is_set():
                         break
@@ -187,7 +187,8 @@ class SimulatorTransport:
 
     name = "simulator"
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, qr_interval_s: float = QR_REFRESH_S) -> None:
+        self.qr_interval_s = qr_interval_s
         self.dir = data_dir / "simulator"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.sessions: dict[str, SimulatorSession] = {}
@@ -300,5 +301,3 @@ class SimulatorTransport:
 def contact_from(phone_or_jid: str, name: str | None, group: bool) -> RemoteContact:
     jid = phone_or_jid
     return RemoteContact(jid=jid, name=name, number=jid_number(jid), is_group=group or is_group(jid))
-
-

@@ -150,9 +150,8 @@ class SQLiteReadModelStore:
                 )
                 for index in c.indexes:
                     name = f"{table}__{'_'.join(index)}"
-                    conn.execute(
-                        f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({', '.join(chr(34) + i + chr(34) for i in index)})"
-                    )
+                    columns = ", ".join(f'"{i}"' for i in index)
+                    conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
                 self._ensured.add(c.name)
 
     def position(self, projection: str) -> int:

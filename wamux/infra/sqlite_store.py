@@ -45,9 +45,7 @@ class SQLiteTimelineRecorder(SQLiteApplicationRecorder, TimelineRecorder):
             f"CREATE INDEX IF NOT EXISTS {t}_topic_timeline ON {t} (originator_id, topic, ts)",
         ]
 
-    def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
-    ) -> Sequence[int] | None:
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int] | None:
         returning = []
         for s in stored_events:
             c.execute(

@@ -13,8 +13,8 @@ from wamux.domain.events import (
     InstanceUpdated,
     LoggedOut,
     QrReceived,
-    RecordedEvent,
     ReconnectRequested,
+    RecordedEvent,
     WebhookUpdated,
 )
 from wamux.projections.ports import Collection, ReadSession

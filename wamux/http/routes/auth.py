@@ -96,8 +96,10 @@ async def list_users() -> Response:
 
 def _self_or_admin(user_id: str) -> User:
     if not is_admin() and current_user().id != user_id:
-        raise NotFound("user not found") if services().users.get(user_id) is None else Forbidden(
-            "you can only see and change your own user"
+        raise (
+            NotFound("user not found")
+            if services().users.get(user_id) is None
+            else Forbidden("you can only see and change your own user")
         )
     return services().users.require(user_id)
 

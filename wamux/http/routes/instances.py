@@ -139,14 +139,17 @@ async def qr(instance_id: str) -> Response:
     if fmt not in ("json", "png", "svg"):
         raise ValidationFailed("format must be png or svg", details={"format": "invalid"})
     if actor.status == "connected":
-        response = jsonify({"error": "instance is already connected", "code": "already_connected", "status": "connected"})
+        response = jsonify(
+            {"error": "instance is already connected", "code": "already_connected", "status": "connected"}
+        )
         response.status_code = 409
         return response
     if actor.qr_code is None:
         if actor.idle:
             response = jsonify(
                 {
-                    "error": f"instance is {actor.status}; POST /api/instances/{instance_id}/reconnect to get a QR code",
+                    "error": f"instance is {actor.status}; "
+                    f"POST /api/instances/{instance_id}/reconnect to get a QR code",
                     "code": "not_connecting",
                     "status": actor.status,
                 }

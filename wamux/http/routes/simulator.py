@@ -11,11 +11,11 @@ from quart import Blueprint, Response, current_app, jsonify
 
 from wamux.actors.transport import IncomingMessage, MediaPayload, RemoteContact, SimulatorControl
 from wamux.domain.errors import NotFound, ValidationFailed
+from wamux.domain.ids import random_message_id
 from wamux.domain.phones import is_group, jid_number, to_jid
 from wamux.http.auth import owned_instance, require_admin
 from wamux.http.bodies import json_body, text_field
 from wamux.http.services import Services
-from wamux.domain.ids import random_message_id
 
 bp = Blueprint("simulator", __name__)
 

@@ -1,0 +1,52 @@
+"""Shared fixtures: one server process per test session for the API tests, fresh ones on demand."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness import Api, ServerProcess
+
+pytest_plugins = ["tests.mongod_fixture"]
+
+_emails = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    proc = ServerProcess(tmp_path_factory.mktemp("server")).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def admin_token(server: ServerProcess) -> str:
+    return server.admin_token()
+
+
+@pytest.fixture
+async def admin(server: ServerProcess, admin_token: str) -> AsyncIterator[Api]:
+    async with Api(server.url, token=admin_token) as api:
+        yield api
+
+
+@pytest.fixture
+def unique_email() -> Callable[[str], str]:
+    return lambda prefix="user": f"{prefix}{next(_emails)}-{id(object())}@example.com"
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    started: list[ServerProcess] = []
+
+    def make(data_dir: Path | None = None, **env: str) -> ServerProcess:
+        proc = ServerProcess(data_dir or tmp_path / f"srv{len(started)}", **env)
+        started.append(proc)
+        return proc.start()
+
+    yield make
+    for proc in started:
+        proc.stop()
