@@ -67,6 +67,7 @@ from wamux.domain.phones import is_group, jid_number
 from wamux.domain.store import EventStore
 
 T = TypeVar("T")
+IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
 
 
 class MediaStore(Protocol):
@@ -137,6 +138,7 @@ class InstanceActor:
         self._status_changed = trio.Event()
         self.linked_jid: str | None = None
         self.reconnecting = False  # in the back-off pause between two connection attempts
+        self._idempotency: dict[str, tuple[str, int]] = {}  # key -> (message id, sent at ms)
 
     @property
     def idle(self) -> bool:
@@ -461,8 +463,18 @@ class InstanceActor:
             await self._append(PairingCodeRequested(instance_id=self.id, phone=phone_digits))
         return code
 
-    async def send(self, message: OutgoingMessage, *, media_path: str | None = None) -> RecordedEvent:
-        """Send in mailbox order (with the instance's pacing); returns the recorded `message_sent`."""
+    async def send(
+        self, message: OutgoingMessage, *, media_path: str | None = None, idempotency_key: str | None = None
+    ) -> str:
+        """Send in mailbox order (with the instance's pacing); returns WhatsApp's message id.
+
+        The id is returned only after `message_sent` is committed. A repeated `idempotency_key`
+        (within 24 h) returns the first message's id without sending again.
+        """
+        if idempotency_key is not None:
+            seen = self._idempotency.get(idempotency_key)
+            if seen is not None and self.clock.now_ms() - seen[1] < IDEMPOTENCY_TTL_MS:
+                return seen[0]
         if self.status != "connected":
             raise InstanceNotConnected(f"instance is not connected (status {self.status})")
         interval = int(self.instance.settings.get("sendIntervalMs", 0) or 0)
@@ -498,10 +510,19 @@ class InstanceActor:
                     file_name=message.file_name,
                     media_size=len(message.data or b""),
                     media_path=media_path,
+                    idempotency_key=idempotency_key,
                     **base,
                 )
             )
-        return recorded
+        if idempotency_key is not None:
+            self._remember_idempotency(idempotency_key, message_id, recorded.timestamp_ms)
+        return message_id
+
+    def _remember_idempotency(self, key: str, message_id: str, ts: int) -> None:
+        self._idempotency[key] = (message_id, ts)
+        if len(self._idempotency) > 10_000:  # keep memory bounded: drop what is past the 24 h window
+            cutoff = ts - IDEMPOTENCY_TTL_MS
+            self._idempotency = {k: v for k, v in self._idempotency.items() if v[1] >= cutoff}
 
     async def contacts(self) -> list[RemoteContact]:
         if self.status != "connected":

@@ -215,6 +215,7 @@ class MessageSent(DomainEvent):
     file_name: str | None = None
     media_size: int = 0
     media_path: str | None = None
+    idempotency_key: str | None = None
 
 
 @register
@@ -260,6 +261,14 @@ class MessageStatusChanged(DomainEvent):
     status: str
     chat_jid: str | None = None
     from_me: bool = True
+
+
+@register
+@dataclass(frozen=True)
+class ChatRead(DomainEvent):
+    type: ClassVar[str] = "chat_read"
+    instance_id: str
+    chat_jid: str
 
 
 # ---- contacts, usage, webhooks ---------------------------------------------------------------
@@ -340,6 +349,7 @@ class WebhookRetryRequested(DomainEvent):
 
 USER_EVENT_TYPES = ("user_created", "user_updated", "api_key_rotated", "user_deleted")
 INSTANCE_LIFECYCLE_TYPES = ("created", "updated", "webhook_updated", "deleted")
+MESSAGE_TYPES = ("message_sent", "message_failed", "message_received", "message_status", "chat_read")
 CONNECTION_TYPES = (
     "qr_received",
     "pairing_code_requested",

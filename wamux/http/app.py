@@ -11,10 +11,10 @@ from quart_trio import QuartTrio
 
 from wamux.http.auth import PUBLIC_ROUTES, authenticate
 from wamux.http.errors import install_error_handlers
-from wamux.http.routes import auth, health, instances, simulator
+from wamux.http.routes import auth, events, health, instances, messages, simulator
 from wamux.http.services import Services
 
-BLUEPRINTS = [health.bp, auth.bp, instances.bp, simulator.bp]
+BLUEPRINTS = [health.bp, auth.bp, instances.bp, messages.bp, events.bp, simulator.bp]
 
 
 def create_app(services: Services, *, log: Any, public_dir: Path | None = None) -> QuartTrio:

@@ -66,9 +66,15 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
     return response
 
 
+# Errors raised by adapters (media download, ...) that the HTTP layer only knows by code.
+STATUS_BY_CODE = {"payload_too_large": 413, "media_timeout": 504}
+
+
 def status_of(error: DomainError) -> int:
     if isinstance(error, ApiError):
         return error.status
+    if error.code in STATUS_BY_CODE:
+        return STATUS_BY_CODE[error.code]
     for cls, status in STATUS_BY_ERROR:
         if isinstance(error, cls):
             return status

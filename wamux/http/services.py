@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from wamux.actors.supervisor import Supervisor
@@ -19,6 +21,22 @@ class ReadModelsView(Protocol):
     async def synced(self, *names: str, timeout: float = 5.0) -> None: ...
 
     def lag(self) -> dict[str, int]: ...
+
+
+class MediaFiles(Protocol):
+    def save(self, instance_id: str, data: bytes, mime_type: str | None, file_name: str | None) -> str: ...
+
+    def open_path(self, rel: str) -> Path | None: ...
+
+
+class FetchedMediaLike(Protocol):
+    data: bytes
+    mime_type: str
+    file_name: str | None
+
+
+class MediaFetch(Protocol):
+    async def fetch(self, url: str, file_name: str | None = None) -> Any: ...
 
 
 class StoreAdmin(Protocol):
@@ -39,6 +57,10 @@ class Services:
     jwt_secret: str
     jwt_expiration_s: int
     version: str
+    media: MediaFiles | None = None
+    media_fetcher: MediaFetch | None = None
+    sniff: Callable[[bytes], str] | None = None
+    max_upload_bytes: int = 16 * 1024 * 1024
     simulator: SimulatorControl | None = None
     store_admin: StoreAdmin | None = None
     max_body_bytes: int = 32 * 1024 * 1024

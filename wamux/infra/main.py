@@ -28,10 +28,12 @@ from wamux.http.services import Services
 from wamux.infra.config import Settings
 from wamux.infra.event_store import RecorderEventStore
 from wamux.infra.logs import get_logger
+from wamux.infra.media_fetch import MediaFetcher, sniff
 from wamux.infra.media_store import FileMediaStore
 from wamux.infra.projection_runner import ProjectionRunner, ReadModels
 from wamux.infra.timeline import TimelineRecorder
 from wamux.projections.instances import InstancesProjection
+from wamux.projections.messages import MessagesProjection
 from wamux.projections.ports import Projection, ReadModelStore
 from wamux.projections.users import UsersProjection
 
@@ -40,7 +42,7 @@ PUBLIC_DIR = Path(__file__).resolve().parents[2] / "public"
 
 
 def all_projections() -> list[Projection]:
-    return [UsersProjection(), InstancesProjection()]
+    return [UsersProjection(), InstancesProjection(), MessagesProjection()]
 
 
 def effective_provider(settings: Settings) -> tuple[str, str | None]:
@@ -93,6 +95,7 @@ class Server:
     binds: list[str] = field(default_factory=list)
     shutdown: trio.Event = field(default_factory=trio.Event)
     generated_admin_password: str | None = None
+    media: FileMediaStore | None = None
 
     def build_core(self) -> None:
         s = self.settings
@@ -108,11 +111,12 @@ class Server:
         self.actor_settings = self.actor_settings or ActorSettings(
             qr_max_attempts=s.qr_max_attempts, backoff_initial_s=s.reconnect_backoff_ms / 1000
         )
+        self.media = FileMediaStore(s.media_dir)
         self.supervisor = Supervisor(
             self.store,
             self.transport,
             self.clock,
-            FileMediaStore(s.media_dir),
+            self.media,
             actor_settings=self.actor_settings,
             policy=self.restart_policy,
             logger=get_logger("wamux.supervisor"),
@@ -149,6 +153,14 @@ class Server:
                 version=__version__,
                 simulator=simulator,  # type: ignore[arg-type]
                 max_body_bytes=s.max_body_mb * 1024 * 1024,
+                media=self.media,
+                media_fetcher=MediaFetcher(
+                    max_bytes=s.media_max_mb * 1024 * 1024,
+                    timeout_s=s.media_timeout_s,
+                    allow_private=s.media_allow_private_urls,
+                ),
+                sniff=sniff,
+                max_upload_bytes=s.max_upload_mb * 1024 * 1024,
             )
             app = create_app(self.services, log=get_logger("wamux.http"), public_dir=PUBLIC_DIR)
             config = HypercornConfig()

@@ -1,0 +1,150 @@
+"""The public shape of each event: one function used by `/events`, the SSE stream and webhooks.
+
+The contract's webhook table names the fields; `/events` carries the same `data` plus a few
+conveniences (remoteJid, fromMe, status, metadata) so the customer's polling client reads
+`message["from"]` and `message["body"]` exactly as from a webhook.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wamux.domain.clock import iso_ms
+from wamux.domain.events import (
+    Connected,
+    Disconnected,
+    LimitExceeded,
+    LoggedOut,
+    MessageFailed,
+    MessageReceived,
+    MessageSent,
+    MessageStatusChanged,
+    QrReceived,
+    RecordedEvent,
+    WebhookUpdated,
+)
+
+# Our message kinds -> WhatsApp's message type names (what the peers put in `type`).
+WA_TYPES = {
+    "text": "conversation",
+    "image": "imageMessage",
+    "video": "videoMessage",
+    "audio": "audioMessage",
+    "document": "documentMessage",
+    "sticker": "stickerMessage",
+    "location": "locationMessage",
+    "contact": "contactMessage",
+    "other": "unknown",
+}
+
+# Event names a client can ask `/events` (and webhooks) for.
+FEED_TYPES = (
+    "message_received",
+    "message_sent",
+    "message_status",
+    "message_failed",
+    "connected",
+    "disconnected",
+    "logged_out",
+    "qr_received",
+    "limit_exceeded",
+    "webhook_updated",
+)
+
+
+def media_url(instance_id: str, message_id: str) -> str:
+    return f"/api/instances/{instance_id}/messages/{message_id}/media"
+
+
+def event_data(recorded: RecordedEvent) -> dict[str, Any]:
+    """The `data` object of an event as clients see it."""
+    e = recorded.event
+    seconds = recorded.timestamp_ms // 1000
+    if isinstance(e, MessageReceived):
+        has_media = e.media_path is not None
+        sent_at = e.sent_at or seconds
+        return {
+            "instanceId": e.instance_id,
+            "messageId": e.message_id,
+            "from": e.sender_jid,
+            "remoteJid": e.chat_jid,
+            "chatId": e.chat_jid,
+            "fromMe": e.from_me,
+            "isGroup": e.is_group,
+            "body": e.body if e.body is not None else e.caption,
+            "caption": e.caption,
+            "type": WA_TYPES.get(e.message_type, "unknown"),
+            "messageType": e.message_type,
+            "timestamp": sent_at,
+            "hasMedia": has_media,
+            "mediaUrl": media_url(e.instance_id, e.message_id) if has_media else None,
+            "mimeType": e.mime_type,
+            "fileName": e.file_name,
+            "pushName": e.push_name,
+            "status": "received",
+            "metadata": {"pushName": e.push_name, "timestamp": sent_at, **e.extra},
+        }
+    if isinstance(e, MessageSent):
+        return {
+            "instanceId": e.instance_id,
+            "messageId": e.message_id,
+            "to": e.to,
+            "remoteJid": e.to,
+            "fromMe": True,
+            "body": e.body if e.body is not None else e.caption,
+            "caption": e.caption,
+            "type": WA_TYPES.get(e.message_type, "unknown"),
+            "messageType": e.message_type,
+            "timestamp": seconds,
+            "hasMedia": e.media_size > 0,
+            "mimeType": e.mime_type,
+            "fileName": e.file_name,
+            "status": "sent",
+            "metadata": {"timestamp": seconds},
+        }
+    if isinstance(e, MessageStatusChanged):
+        return {
+            "instanceId": e.instance_id,
+            "messageId": e.message_id,
+            "status": e.status,
+            "from": e.chat_jid,
+            "remoteJid": e.chat_jid,
+            "fromMe": e.from_me,
+        }
+    if isinstance(e, MessageFailed):
+        return {
+            "instanceId": e.instance_id,
+            "messageId": e.message_id,
+            "to": e.to,
+            "type": WA_TYPES.get(e.message_type, "unknown"),
+            "reason": e.reason,
+            "status": "failed",
+        }
+    if isinstance(e, Connected):
+        return {"instanceId": e.instance_id, "phone": e.jid, "pushName": e.push_name}
+    if isinstance(e, Disconnected):
+        return {"instanceId": e.instance_id, "reason": e.reason, "willReconnect": e.will_reconnect}
+    if isinstance(e, LoggedOut):
+        return {"instanceId": e.instance_id, "reason": e.reason}
+    if isinstance(e, QrReceived):
+        return {"instanceId": e.instance_id, "qrCode": e.qr_code, "attempt": e.attempt}
+    if isinstance(e, LimitExceeded):
+        return {
+            "instanceId": e.instance_id,
+            "exceededLimits": e.exceeded_limits,
+            "usage": e.usage,
+            "limits": e.limits,
+        }
+    if isinstance(e, WebhookUpdated):
+        return {"instanceId": e.instance_id, "timestamp": iso_ms(recorded.timestamp_ms), "changed": e.changed}
+    return {"instanceId": recorded.stream_id, **e.payload()}
+
+
+def event_json(recorded: RecordedEvent) -> dict[str, Any]:
+    """`{"type", "timestamp", "data"}` plus the event's store position as `id`."""
+    return {
+        "id": str(recorded.position),
+        "type": recorded.type,
+        "timestamp": iso_ms(recorded.timestamp_ms),
+        "data": event_data(recorded),
+    }
