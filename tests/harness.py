@@ -154,10 +154,14 @@ class Api:
                 assert r.status_code == 202, r.text
                 await trio.sleep(0.02)
 
-    async def connected_instance(self, name: str = "Test", phone: str = "79001234567", **fields: Any) -> str:
+    async def connected_instance(
+        self, name: str = "Test", phone: str = "79001234567", *, admin: Api | None = None, **fields: Any
+    ) -> str:
+        """Create an instance and link it; simulator routes are admin-only, so pass `admin` for a plain user."""
         instance = await self.create_instance(name, **fields)
         await self.wait_qr(instance["id"])
-        r = await self.post(f"/api/simulator/instances/{instance['id']}/scan", json={"phone": phone, "pushName": "Me"})
+        sim = admin or self
+        r = await sim.post(f"/api/simulator/instances/{instance['id']}/scan", json={"phone": phone, "pushName": "Me"})
         assert r.status_code == 200, r.text
         await self.wait_status(instance["id"], "connected")
         return str(instance["id"])

@@ -12,7 +12,7 @@ async def test_restart_keeps_users_keys_and_instances(server_factory, tmp_path) 
         user = await admin.new_user("persist@example.com")
         async with Api(first.url, api_key=user["apiKey"]) as u:
             inst = await u.create_instance("Survivor", webhookUrl="https://example.com/h", webhookSecret="s")
-            linked = await u.connected_instance("Linked")
+            linked = await u.connected_instance("Linked", admin=admin)
     first.stop()
 
     second = server_factory(data)

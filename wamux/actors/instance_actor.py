@@ -139,6 +139,7 @@ class InstanceActor:
         self.linked_jid: str | None = None
         self.reconnecting = False  # in the back-off pause between two connection attempts
         self._idempotency: dict[str, tuple[str, int]] = {}  # key -> (message id, sent at ms)
+        self.limit_notified: set[str] = set()  # limit periods already announced with limit_exceeded
 
     @property
     def idle(self) -> bool:
@@ -240,7 +241,10 @@ class InstanceActor:
                 backoff = self.settings.backoff_initial_s
                 continue
             outcome = await self._connect_once()
+            if self._failures == 0:
+                backoff = self.settings.backoff_initial_s  # that attempt got through: a new drop starts over
             async with self._lock:
+                outcome = self._outcome or outcome  # a /reconnect or /logout since the end wins over it
                 will_reconnect = await self._record_outcome(outcome)
             if outcome.reason == "reconnect_requested":
                 backoff = self.settings.backoff_initial_s
@@ -266,12 +270,16 @@ class InstanceActor:
             self._set_status("connecting")
         with trio.CancelScope() as scope:
             self._connection = scope
-            try:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._liveness)
+            failure: TransportError | None = None
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._liveness)
+                try:
                     await self.session.connect(self._on_transport)
-                    nursery.cancel_scope.cancel()
-            except TransportError as exc:
+                except TransportError as exc:  # caught here: a nursery would wrap it in an ExceptionGroup
+                    failure = exc
+                nursery.cancel_scope.cancel()
+            if failure is not None:
+                exc = failure
                 self._outcome = self._outcome or ConnectionLost(
                     reason=exc.code if exc.code != "transport_error" else str(exc) or "connect_failed",
                     permanent=not exc.retryable,
@@ -310,6 +318,7 @@ class InstanceActor:
 
     def _end_connection(self, outcome: ConnectionLost) -> None:
         self._outcome = outcome
+        self.qr_code = None  # at once: /qr must not hand out the dead connection's code
         if self._connection is not None:
             self._connection.cancel()
 
@@ -430,8 +439,8 @@ class InstanceActor:
         async with self._lock:
             self._failures = 0
             await self._append(ReconnectRequested(instance_id=self.id))
-            if self._connection is not None and self.status in ("connected", "qr", "connecting"):
-                self._end_connection(ConnectionLost(reason="reconnect_requested"))
+            # Unconditionally: a connection that ended but is not recorded yet (e.g. after a logout) is stale too.
+            self._end_connection(ConnectionLost(reason="reconnect_requested"))
             self._set_status("connecting")
             self._wake.set()
 

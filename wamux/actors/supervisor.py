@@ -125,6 +125,7 @@ class Supervisor:
                     if len(crashes) >= self.policy.max_restarts:
                         reason = f"crashed {len(crashes)} times in {self.policy.window_s:g}s: {exc!r}"
                         actor.fail_pending(Unavailable("instance failed"))
+                        actor.stopping = True  # nobody reads its mailbox now: later asks must not wait forever
                         try:
                             await actor.mark_failed(reason, len(crashes))
                         except Exception as mark_exc:

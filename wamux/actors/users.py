@@ -149,6 +149,14 @@ class UserDirectory:
             user = self.require(user_id)
             await self._append(user_id, user.version, user.delete())
 
+    async def mark_active(self, user_ids: set[str], day: str) -> None:
+        """Record that these users made API calls today (no-op for those already seen today)."""
+        async with self._lock:
+            for user_id in user_ids:
+                user = self.users.get(user_id)
+                if user is not None:
+                    await self._append(user_id, user.version, user.seen(day))
+
     async def ensure_admin(self, email: str, password: str | None, first: str, last: str) -> str | None:
         """At first start (no user at all) create the admin; returns a generated password, if any."""
         if self.users:

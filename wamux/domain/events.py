@@ -87,6 +87,16 @@ class ApiKeyRotated(DomainEvent):
 
 @register
 @dataclass(frozen=True)
+class UserActive(DomainEvent):
+    """The user made API calls on `day` (at most one per user and UTC day)."""
+
+    type: ClassVar[str] = "user_active"
+    user_id: str
+    day: str
+
+
+@register
+@dataclass(frozen=True)
 class UserDeleted(DomainEvent):
     type: ClassVar[str] = "user_deleted"
     user_id: str
@@ -347,7 +357,7 @@ class WebhookRetryRequested(DomainEvent):
     delivery_id: str
 
 
-USER_EVENT_TYPES = ("user_created", "user_updated", "api_key_rotated", "user_deleted")
+USER_EVENT_TYPES = ("user_created", "user_updated", "api_key_rotated", "user_active", "user_deleted")
 INSTANCE_LIFECYCLE_TYPES = ("created", "updated", "webhook_updated", "deleted")
 MESSAGE_TYPES = ("message_sent", "message_failed", "message_received", "message_status", "chat_read")
 CONNECTION_TYPES = (

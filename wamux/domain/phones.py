@@ -9,10 +9,10 @@ from wamux.domain.errors import ValidationFailed
 USER_SERVER = "s.whatsapp.net"
 GROUP_SERVER = "g.us"
 _STRIP = re.compile(r"[\s\-().]")
-_DIGITS = re.compile(r"^\+?\d{5,15}$")
-_USER_JID = re.compile(r"^(\d{5,20})(?::\d+)?@s\.whatsapp\.net$")
-_GROUP_JID = re.compile(r"^[\d\-]{5,40}@g\.us$")
-_LID_JID = re.compile(r"^\d{5,25}@lid$")
+_DIGITS = re.compile(r"^\+?[0-9]{5,15}$")
+_USER_JID = re.compile(r"^([0-9]{5,20})(?::[0-9]+)?@s\.whatsapp\.net$")
+_GROUP_JID = re.compile(r"^[0-9\-]{5,40}@g\.us$")
+_LID_JID = re.compile(r"^[0-9]{5,25}@lid$")
 
 
 def to_jid(value: str) -> str:

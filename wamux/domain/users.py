@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wamux.domain.errors import Conflict, ValidationFailed
-from wamux.domain.events import ApiKeyRotated, DomainEvent, UserCreated, UserDeleted, UserUpdated
+from wamux.domain.events import ApiKeyRotated, DomainEvent, UserActive, UserCreated, UserDeleted, UserUpdated
 
 ROLES = ("admin", "user")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -51,6 +51,7 @@ class User:
     created_ms: int = 0
     updated_ms: int = 0
     deleted: bool = False
+    last_active_day: str | None = None
     version: int = 0
 
     @classmethod
@@ -90,6 +91,12 @@ class User:
         self._alive()
         return [UserDeleted(user_id=self.id)]
 
+    def seen(self, day: str) -> list[DomainEvent]:
+        """Note API activity on `day` (YYYY-MM-DD), once per day."""
+        if self.deleted or self.last_active_day == day:
+            return []
+        return [UserActive(user_id=self.id, day=day)]
+
     def _alive(self) -> None:
         if self.deleted:
             raise Conflict("user is deleted")
@@ -110,5 +117,9 @@ class User:
             self.api_key_hash = event.api_key_hash
         elif isinstance(event, UserDeleted):
             self.deleted = True
+        elif isinstance(event, UserActive):
+            self.last_active_day = event.day
+            self.version += 1
+            return  # activity is not a change of the user's data
         self.updated_ms = timestamp_ms
         self.version += 1

@@ -11,10 +11,22 @@ from quart_trio import QuartTrio
 
 from wamux.http.auth import PUBLIC_ROUTES, authenticate
 from wamux.http.errors import install_error_handlers
-from wamux.http.routes import auth, events, health, instances, messages, simulator
+from wamux.http.routes import activity, auth, contacts, events, health, instances, messages, simulator, stats
 from wamux.http.services import Services
+from wamux.http.usage import UsageMeter
 
-BLUEPRINTS = [health.bp, auth.bp, instances.bp, messages.bp, events.bp, simulator.bp]
+BLUEPRINTS = [
+    health.bp,
+    auth.bp,
+    instances.bp,
+    messages.bp,
+    events.bp,
+    activity.bp,
+    contacts.bp,
+    stats.bp,
+    simulator.bp,
+]
+SEND_ENDPOINTS = {"messages.send_text", "messages.send_media", "messages.send_file"}
 
 
 def create_app(services: Services, *, log: Any, public_dir: Path | None = None) -> QuartTrio:
@@ -24,6 +36,7 @@ def create_app(services: Services, *, log: Any, public_dir: Path | None = None) 
         static_url_path="",
     )
     app.config["services"] = services
+    meter = services.meter = UsageMeter(services)
     app.config["MAX_CONTENT_LENGTH"] = services.max_body_bytes
     app.config["JSON_SORT_KEYS"] = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -47,11 +60,24 @@ def create_app(services: Services, *, log: Any, public_dir: Path | None = None) 
         if request.method == "OPTIONS":
             return
         g.user = authenticate(services)
-        for hook in services.extras.get("on_authenticated", []):
-            await hook()
+        instance_id = (request.view_args or {}).get("instance_id")
+        if instance_id and request.endpoint not in SEND_ENDPOINTS:
+            await _enforce_api_limit(instance_id)
+
+    async def _enforce_api_limit(instance_id: str) -> None:
+        actor = services.supervisor.actors.get(instance_id)
+        if actor is None or not actor.running or not (actor.instance.limits or {}).get("maxApiCalls"):
+            return
+        user = g.user
+        if user.role != "admin" and actor.instance.user_id != user.id:
+            return  # the route answers 404; nothing to count
+        await actor.ask(lambda: meter.enforce(actor, sending=False))
 
     @app.after_request
     async def stamp(response: Response) -> Response:
+        user = getattr(g, "user", None)
+        if user is not None and response.status_code not in (401, 404, 429):
+            meter.count((request.view_args or {}).get("instance_id"), user.id)
         response.headers["X-Request-Id"] = getattr(g, "request_id", "")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response

@@ -63,5 +63,6 @@ class Services:
     max_upload_bytes: int = 16 * 1024 * 1024
     simulator: SimulatorControl | None = None
     store_admin: StoreAdmin | None = None
+    meter: Any = None  # wamux.http.usage.UsageMeter, set by create_app
     max_body_bytes: int = 32 * 1024 * 1024
     extras: dict[str, Any] = field(default_factory=dict)

@@ -59,6 +59,7 @@ class RecorderEventStore:
         self._changed = trio.Event()
         self._send, self._receive = trio.open_memory_channel[_Append](math.inf)
         self._last_ts: dict[str, int] = {}
+        self._versions: dict[str, int] = {}  # stream -> last committed version (streams seen by this writer)
         self._record_ts: dict[int, int] = {}  # id(StoredEvent) -> ts, for the batch being written
         self._paused = trio.Lock()
         self.appended_events = 0
@@ -99,7 +100,10 @@ class RecorderEventStore:
                 batch.append(request)
                 size += len(request.events)
             async with self._paused:
-                await self._commit(batch)
+                try:
+                    await self._commit(batch)
+                finally:
+                    self._record_ts.clear()
 
     async def pause(self) -> trio.Lock:
         """Hold the returned lock to stop commits (used by the store switch); release to resume."""
@@ -113,6 +117,9 @@ class RecorderEventStore:
             try:
                 stored.append(await self._encode(request))
                 ready.append(request)
+            except ConcurrencyConflict as exc:
+                request.error = exc
+                request.done.set()
             except Exception as exc:
                 request.error = Unavailable(f"event store unavailable: {exc}")
                 request.done.set()
@@ -141,24 +148,37 @@ class RecorderEventStore:
                 ids = await trio.to_thread.run_sync(self.recorder.insert_events, records, limiter=self.limiter)
             except IntegrityError:
                 request.error = ConcurrencyConflict(f"stream {request.stream_id} was changed concurrently")
-                self._last_ts.pop(request.stream_id, None)
+                self._forget_stream(request.stream_id)
                 request.done.set()
                 continue
             except Exception as exc:
                 request.error = Unavailable(f"event store unavailable: {exc}")
-                self._last_ts.pop(request.stream_id, None)
+                self._forget_stream(request.stream_id)
                 request.done.set()
                 continue
             self._finish([request], [records], list(ids or []))
 
     def _forget_ts(self, batch: list[_Append]) -> None:
         for r in batch:
-            self._last_ts.pop(r.stream_id, None)
+            self._forget_stream(r.stream_id)
+
+    def _forget_stream(self, stream_id: str) -> None:
+        """After a failed write the cached tail may be wrong: read it again next time."""
+        self._last_ts.pop(stream_id, None)
+        self._versions.pop(stream_id, None)
 
     async def _encode(self, request: _Append) -> list[StoredEvent]:
-        last = self._last_ts.get(request.stream_id)
-        if last is None and request.expected_version > 0:
-            last = await self._stream_last_ts(request.stream_id)
+        stream = request.stream_id
+        if stream not in self._versions:
+            self._versions[stream], self._last_ts[stream] = (
+                await self._stream_tail(stream) if request.expected_version > 0 else (0, 0)
+            )
+        if self._versions[stream] != request.expected_version:
+            # Catches writers that are behind *and* ahead (a version gap), before the database does.
+            raise ConcurrencyConflict(
+                f"stream {stream} is at version {self._versions[stream]}, not {request.expected_version}"
+            )
+        last = self._last_ts.get(stream)
         ts = self.clock.now_ms()
         out = []
         for offset, event in enumerate(request.events):
@@ -170,11 +190,14 @@ class RecorderEventStore:
         self._last_ts[request.stream_id] = ts
         return out
 
-    async def _stream_last_ts(self, stream_id: str) -> int:
+    async def _stream_tail(self, stream_id: str) -> tuple[int, int]:
+        """(version, timestamp ms) of the stream's last event, (0, 0) for a new stream."""
         rows = await trio.to_thread.run_sync(
             lambda: self.recorder.select_events(UUID(stream_id), desc=True, limit=1), limiter=self.limiter
         )
-        return from_stored(rows[0]).timestamp_ms if rows else 0
+        if not rows:
+            return 0, 0
+        return rows[0].originator_version, from_stored(rows[0]).timestamp_ms
 
     def _finish(self, batch: list[_Append], stored: list[list[StoredEvent]], ids: list[int]) -> None:
         i = 0
@@ -192,8 +215,9 @@ class RecorderEventStore:
                 )
                 i += 1
             request.result = result
+            if records:
+                self._versions[request.stream_id] = records[-1].originator_version
             request.done.set()
-        self._record_ts.clear()
         if ids:
             self._head = max(self._head, max(ids))
         self.appended_events += len(ids)
@@ -208,10 +232,8 @@ class RecorderEventStore:
             await self._changed.wait()
 
     async def read_stream(self, stream_id: str, types: Sequence[str] = ()) -> list[RecordedEvent]:
-        if types:
-            return await self.timeline(TimelineQuery(stream_id=stream_id, types=tuple(types), limit=10**9))
-        rows = await trio.to_thread.run_sync(lambda: self.recorder.select_events(UUID(stream_id)), limiter=self.limiter)
-        return [from_stored(r) for r in rows]
+        # Through the timeline (not select_events) so every event carries its global position.
+        return await self.timeline(TimelineQuery(stream_id=stream_id, types=tuple(types), limit=10**9))
 
     async def stream_version(self, stream_id: str) -> int:
         rows = await trio.to_thread.run_sync(

@@ -32,17 +32,20 @@ from wamux.infra.media_fetch import MediaFetcher, sniff
 from wamux.infra.media_store import FileMediaStore
 from wamux.infra.projection_runner import ProjectionRunner, ReadModels
 from wamux.infra.timeline import TimelineRecorder
+from wamux.projections.contacts import ContactsProjection
 from wamux.projections.instances import InstancesProjection
 from wamux.projections.messages import MessagesProjection
 from wamux.projections.ports import Projection, ReadModelStore
+from wamux.projections.stats import StatsProjection
 from wamux.projections.users import UsersProjection
 
 log = get_logger("wamux")
+USAGE_FLUSH_S = 5.0
 PUBLIC_DIR = Path(__file__).resolve().parents[2] / "public"
 
 
 def all_projections() -> list[Projection]:
-    return [UsersProjection(), InstancesProjection(), MessagesProjection()]
+    return [UsersProjection(), InstancesProjection(), MessagesProjection(), ContactsProjection(), StatsProjection()]
 
 
 def effective_provider(settings: Settings) -> tuple[str, str | None]:
@@ -174,12 +177,26 @@ class Server:
             log.info(
                 "wamux is serving", binds=",".join(self.binds), store=self.store.provider, transport=self.transport.name
             )
+            nursery.start_soon(self._flush_usage_forever)
             task_status.started(self.binds)
             await self.shutdown.wait()
             await trio.sleep(0.1)
+            await self._flush_usage()
             await self.supervisor.stop_all()
             nursery.cancel_scope.cancel()
         log.info("wamux stopped")
+
+    async def _flush_usage(self) -> None:
+        if self.services is not None and self.services.meter is not None:
+            try:
+                await self.services.meter.flush()
+            except Exception as exc:  # a failed flush must not stop the server; the next one retries
+                log.error("usage flush failed", error=repr(exc))
+
+    async def _flush_usage_forever(self) -> None:
+        while True:
+            await trio.sleep(USAGE_FLUSH_S)
+            await self._flush_usage()
 
     @property
     def base_url(self) -> str:

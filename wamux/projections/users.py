@@ -6,6 +6,7 @@ from wamux.domain.events import (
     USER_EVENT_TYPES,
     ApiKeyRotated,
     RecordedEvent,
+    UserActive,
     UserCreated,
     UserDeleted,
     UserUpdated,
@@ -14,7 +15,7 @@ from wamux.projections.ports import Collection, ReadSession
 
 USERS = Collection(
     "users",
-    {"email": "text", "role": "text", "createdMs": "int", "apiKeyHash": "text"},
+    {"email": "text", "role": "text", "createdMs": "int", "apiKeyHash": "text", "lastActiveDay": "text"},
     indexes=(("email",), ("apiKeyHash",), ("createdMs",)),
 )
 
@@ -55,6 +56,10 @@ class UsersProjection:
             doc["apiKeyHash"] = event.api_key_hash
         elif isinstance(event, UserDeleted):
             session.delete(USERS, recorded.stream_id)
+            return
+        elif isinstance(event, UserActive):
+            doc["lastActiveDay"] = event.day
+            session.put(USERS, recorded.stream_id, doc)
             return
         doc["updatedMs"] = ts
         session.put(USERS, recorded.stream_id, doc)

@@ -68,9 +68,15 @@ async def send_through(actor: InstanceActor, message: OutgoingMessage, media_pat
         response = jsonify({"id": replay})
         response.headers["Idempotent-Replayed"] = "true"
         return response
-    for check in services().extras.get("before_send", []):
-        await check(actor)
-    message_id = await actor.ask(lambda: actor.send(message, media_path=media_path, idempotency_key=key))
+    meter = services().meter
+
+    async def in_turn() -> str:
+        # Inside the actor's turn: the limit check and the send cannot interleave with another send.
+        if meter is not None:
+            await meter.enforce(actor, sending=True)
+        return await actor.send(message, media_path=media_path, idempotency_key=key)
+
+    message_id = await actor.ask(in_turn)
     return jsonify({"id": message_id})
 
 

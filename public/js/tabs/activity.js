@@ -1,0 +1,107 @@
+// The activity log: newest first, filter by action, page with "load more", refreshed on live events.
+
+import { api, enc } from "../api.js";
+import { clear, errorBox, field, fmtDate, h } from "../ui.js";
+
+const ACTIONS = [
+  "created",
+  "updated",
+  "webhook_updated",
+  "qr_received",
+  "connected",
+  "disconnected",
+  "logged_out",
+  "reconnect_requested",
+  "limit_exceeded",
+  "deleted",
+];
+const PAGE = 50;
+const POLL_MS = 4000;
+const POLL_STREAMING_MS = 30000;
+
+export function render(root, ctx) {
+  const filter = field("Action", { tag: "select", testid: "activity-filter", options: [["", "All actions"], ...ACTIONS.map((a) => [a, a.replace(/_/g, " ")])] });
+  const status = h("div", { testid: "activity-status", "aria-live": "polite" });
+  const tbody = h("tbody", { testid: "activity-rows" });
+  const more = h("button.btn", { type: "button", testid: "activity-more", hidden: true }, "Load more");
+  const total = h("p.small.muted", { testid: "activity-total" });
+  root.append(
+    h(
+      "div.card",
+      h("h2", "Activity"),
+      h("div.form-grid", filter),
+      status,
+      total,
+      h("div.table-wrap", h("table", { testid: "activity-table" }, h("thead", h("tr", h("th", "When"), h("th", "Action"), h("th", "Details"))), tbody)),
+      h("div.row", more),
+    ),
+  );
+
+  let loaded = 0;
+  let stopped = false;
+  let timer = null;
+  let seq = 0;
+
+  async function load(reset) {
+    clearTimeout(timer);
+    const mine = ++seq;
+    const skip = reset ? 0 : loaded;
+    // A refresh reloads everything shown so far, so new rows appear on top without losing the page.
+    const limit = reset ? Math.max(PAGE, loaded) : PAGE;
+    try {
+      const res = await api.get(`/api/instances/${enc(ctx.id)}/activity`, { query: { limit, skip, actions: filter.input.value || undefined } });
+      if (stopped || mine !== seq) return;
+      clear(status);
+      if (reset) {
+        clear(tbody);
+        loaded = 0;
+      }
+      for (const log of res.logs || []) {
+        const details = log.details && Object.keys(log.details).length ? JSON.stringify(log.details) : "";
+        tbody.append(
+          h(
+            "tr",
+            { testid: "activity-row", dataset: { action: log.action } },
+            h("td", h("time", { datetime: log.createdAt }, fmtDate(log.createdAt))),
+            h("td", h(`span.pill${pillClass(log.action)}`, { testid: "activity-action" }, log.action)),
+            h("td", h("code.small", details)),
+          ),
+        );
+      }
+      loaded += (res.logs || []).length;
+      const p = res.pagination || {};
+      more.hidden = !p.hasMore;
+      total.textContent = p.total !== undefined ? `${p.total} entries` : "";
+      if (!tbody.children.length) tbody.append(h("tr", h("td", { colspan: 3, testid: "activity-empty" }, "No activity yet.")));
+    } catch (err) {
+      if (!stopped && mine === seq) clear(status).append(errorBox(err, "activity-error"));
+    } finally {
+      if (!stopped && mine === seq) timer = setTimeout(() => load(true), ctx.live.every(POLL_MS, POLL_STREAMING_MS));
+    }
+  }
+
+  filter.input.addEventListener("change", () => {
+    loaded = 0;
+    load(true);
+  });
+  more.addEventListener("click", () => load(false));
+  let debounce = null;
+  const off = ctx.live.on(() => {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => load(true), 200);
+  });
+  load(true);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    clearTimeout(debounce);
+    off();
+  };
+}
+
+function pillClass(action) {
+  if (action === "connected" || action === "created") return ".ok";
+  if (["logged_out", "limit_exceeded", "deleted", "disconnected"].includes(action)) return ".bad";
+  if (action === "qr_received" || action === "reconnect_requested") return ".warn";
+  return "";
+}

@@ -1,0 +1,162 @@
+"""Settings from explicit env dicts (no `.env`, no process environment)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wamux.infra.config import ConfigError, load_settings, parse_duration
+
+SECRET = "a-random-secret-of-32-characters!"
+
+
+def load(**env: str):  # type: ignore[no-untyped-def]
+    return load_settings({"JWT_SECRET": SECRET, **env}, env_file=None)
+
+
+def refused(**env: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_settings(env, env_file=None)
+    return str(info.value)
+
+
+def test_defaults() -> None:
+    s = load()
+    assert (s.host, s.port, s.database_provider, s.transport, s.log_level) == (
+        "127.0.0.1",
+        3000,
+        "sqlite",
+        "neonize",
+        "info",
+    )
+    assert s.jwt_secret == SECRET and s.generated_secret is False and s.dev_mode is False
+    assert s.jwt_expiration_s == 24 * 3600
+    assert s.sqlite_path == Path("data/whatsapp-api.db")
+    assert s.qr_max_attempts == 6
+
+
+def test_does_not_read_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "not-a-port")
+    monkeypatch.setenv("JWT_SECRET", "")
+    assert load().port == 3000
+
+
+@pytest.mark.parametrize("secret", ["", "   ", "secret", "changeme", "your-secret-key", "short-15-chars!"])
+def test_refuses_an_empty_default_or_short_secret_outside_dev(secret: str) -> None:
+    message = refused(JWT_SECRET=secret)
+    assert "JWT_SECRET" in message
+    assert SECRET not in message
+
+
+def test_refuses_a_missing_secret() -> None:
+    assert "JWT_SECRET" in refused()
+
+
+@pytest.mark.parametrize("dev", ["1", "true", "yes", "on", "TRUE"])
+def test_dev_mode_generates_a_secret(dev: str) -> None:
+    a = load_settings({"WAMUX_DEV": dev}, env_file=None)
+    b = load_settings({"WAMUX_DEV": dev, "JWT_SECRET": "changeme"}, env_file=None)
+    for s in (a, b):
+        assert s.dev_mode is True and s.generated_secret is True
+        assert len(s.jwt_secret) >= 32 and s.jwt_secret != "changeme"
+    assert a.jwt_secret != b.jwt_secret  # random each start
+
+
+def test_dev_mode_keeps_a_real_secret() -> None:
+    s = load_settings({"WAMUX_DEV": "1", "JWT_SECRET": SECRET}, env_file=None)
+    assert s.jwt_secret == SECRET and s.generated_secret is False
+
+
+@pytest.mark.parametrize("dev", ["0", "false", "no", ""])
+def test_dev_mode_off_values(dev: str) -> None:
+    assert "JWT_SECRET" in refused(WAMUX_DEV=dev)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("24h", 86_400), ("30m", 1_800), ("3600", 3_600), ("45s", 45), ("7d", 604_800), (" 2h ", 7_200)],
+)
+def test_jwt_expiration(text: str, seconds: int) -> None:
+    assert load(JWT_EXPIRATION=text).jwt_expiration_s == seconds
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["bad", "", "0", "-5", "24 hours", "1.5h", "h", "10w"])
+def test_bad_jwt_expiration(text: str) -> None:
+    message = refused(JWT_SECRET=SECRET, JWT_EXPIRATION=text)
+    assert "JWT_EXPIRATION" in message
+
+
+@pytest.mark.parametrize("port", ["abc", "-1", "65536", "80.5"])
+def test_bad_port(port: str) -> None:
+    message = refused(JWT_SECRET=SECRET, PORT=port)
+    assert "PORT" in message and port in message
+
+
+def test_port_bounds_and_host() -> None:
+    assert load(PORT="0").port == 0
+    assert load(PORT="65535").port == 65535
+    assert load(HOST="0.0.0.0").host == "0.0.0.0"
+
+
+def test_bad_provider() -> None:
+    message = refused(JWT_SECRET=SECRET, DATABASE_PROVIDER="postgres")
+    assert "DATABASE_PROVIDER" in message and "postgres" in message
+
+
+@pytest.mark.parametrize("url", ["", "postgres://h/db", "localhost:27017"])
+def test_mongodb_needs_a_mongodb_url(url: str) -> None:
+    message = refused(JWT_SECRET=SECRET, DATABASE_PROVIDER="mongodb", DATABASE_URL=url)
+    assert "DATABASE_URL" in message
+
+
+def test_mongodb_with_url() -> None:
+    s = load(DATABASE_PROVIDER="MongoDB", DATABASE_URL="mongodb://u:p@localhost:27017/wamux")
+    assert s.database_provider == "mongodb" and s.database_url == "mongodb://u:p@localhost:27017/wamux"
+    s = load(DATABASE_PROVIDER="mongodb", DATABASE_URL="mongodb+srv://cluster.example.com/wamux")
+    assert s.database_url is not None and s.database_url.startswith("mongodb+srv://")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WHATSAPP_TRANSPORT", "carrier-pigeon"),
+        ("LOG_LEVEL", "verbose"),
+        ("ADMIN_EMAIL", "not-an-email"),
+        ("ADMIN_PASSWORD", "123"),
+        ("QR_MAX_ATTEMPTS", "0"),
+        ("RECONNECT_BACKOFF_MS", "fast"),
+        ("SIMULATOR_QR_INTERVAL_MS", "1"),
+        ("BCRYPT_ROUNDS", "99"),
+        ("MAX_BODY_MB", "0"),
+    ],
+)
+def test_every_error_names_its_variable(name: str, value: str) -> None:
+    assert name in refused(JWT_SECRET=SECRET, **{name: value})
+
+
+def test_all_errors_are_reported_at_once() -> None:
+    message = refused(PORT="x", DATABASE_PROVIDER="oracle", JWT_EXPIRATION="soon", LOG_LEVEL="loud")
+    for name in ("PORT", "DATABASE_PROVIDER", "JWT_EXPIRATION", "JWT_SECRET", "LOG_LEVEL"):
+        assert name in message
+
+
+def test_sqlite_url_forms() -> None:
+    assert load(SQLITE_DATABASE_URL="file:./x/y.db").sqlite_path == Path("x/y.db")
+    assert load(SQLITE_DATABASE_URL="sqlite:////abs/path.db").sqlite_path == Path("/abs/path.db")
+    s = load(DATA_DIR="/srv/wamux")
+    assert s.sqlite_path == Path("/srv/wamux/whatsapp-api.db")
+    assert s.readmodels_path == Path("/srv/wamux/whatsapp-api.readmodels.db")
+
+
+def test_simulator_knobs() -> None:
+    s = load(WHATSAPP_TRANSPORT="Simulator", QR_MAX_ATTEMPTS="3", SIMULATOR_QR_INTERVAL_MS="200")
+    assert (s.transport, s.qr_max_attempts, s.simulator_qr_interval_ms) == ("simulator", 3, 200)
+
+
+def test_env_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"JWT_SECRET={SECRET}\nPORT=4000\nLOG_LEVEL=debug\n")
+    s = load_settings({"PORT": "5000"}, env_file=str(env_file))
+    assert (s.jwt_secret, s.port, s.log_level) == (SECRET, 5000, "debug")

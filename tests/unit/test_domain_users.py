@@ -1,0 +1,99 @@
+"""The User aggregate and its validation helpers. Pure, no I/O."""
+
+from __future__ import annotations
+
+import pytest
+
+from wamux.domain.errors import Conflict, ValidationFailed
+from wamux.domain.events import ApiKeyRotated, UserCreated, UserDeleted, UserUpdated
+from wamux.domain.users import User, check_password, check_role, normalize_email
+
+UID = "user-1"
+
+
+def new_user(**overrides: str) -> User:
+    fields = {
+        "email": "  John.Doe@Example.COM ",
+        "password_hash": "$2b$hash",
+        "api_key_hash": "keyhash",
+        "first_name": " John ",
+        "last_name": "Doe ",
+        "role": "user",
+        **overrides,
+    }
+    user = User(id=UID)
+    for i, event in enumerate(User.create(UID, **fields)):
+        user.apply(event, 1_000 + i)
+    return user
+
+
+def test_create_normalizes_and_folds() -> None:
+    (event,) = User.create(
+        UID,
+        email=" A@B.Co ",
+        password_hash="h",
+        api_key_hash="k",
+        first_name=" A ",
+        last_name=" B ",
+        role="admin",
+    )
+    assert event == UserCreated(
+        user_id=UID,
+        email="a@b.co",
+        password_hash="h",
+        api_key_hash="k",
+        first_name="A",
+        last_name="B",
+        role="admin",
+    )
+    user = new_user()
+    assert (user.email, user.first_name, user.last_name, user.role) == ("john.doe@example.com", "John", "Doe", "user")
+    assert user.created_ms == 1_000 and user.updated_ms == 1_000 and user.version == 1
+
+
+@pytest.mark.parametrize("email", ["", "plain", "a@b", "a b@c.de", "@c.de", "a@@c.de", "x" * 250 + "@c.de"])
+def test_bad_email(email: str) -> None:
+    with pytest.raises(ValidationFailed) as info:
+        normalize_email(email)
+    assert info.value.details == {"email": "invalid"}
+
+
+def test_bad_role_and_password() -> None:
+    with pytest.raises(ValidationFailed) as info:
+        check_role("root")
+    assert info.value.details == {"role": "invalid"}
+    with pytest.raises(ValidationFailed) as info:
+        User.create(UID, email="a@b.co", password_hash="h", api_key_hash="k", first_name="", last_name="", role="x")
+    assert info.value.details == {"role": "invalid"}
+    with pytest.raises(ValidationFailed) as info:
+        check_password("12345")
+    assert info.value.details == {"password": "too short"}
+    with pytest.raises(ValidationFailed) as info:
+        check_password("é" * 37)  # 74 bytes: bcrypt would silently cut it
+    assert info.value.details == {"password": "too long"}
+    check_password("123456")
+    check_password("x" * 72)
+
+
+def test_update_keeps_only_real_changes() -> None:
+    user = new_user()
+    assert user.update({"first_name": "John", "role": "user"}) == []
+    events = user.update({"first_name": "Johnny", "last_name": "Doe"})
+    assert events == [UserUpdated(user_id=UID, changes={"first_name": "Johnny"})]
+    user.apply(events[0], 2_000)
+    assert user.first_name == "Johnny" and user.updated_ms == 2_000 and user.version == 2
+
+
+def test_rotate_then_delete_then_conflict() -> None:
+    user = new_user()
+    (rotated,) = user.rotate_api_key("newhash")
+    assert rotated == ApiKeyRotated(user_id=UID, api_key_hash="newhash")
+    user.apply(rotated, 3_000)
+    assert user.api_key_hash == "newhash"
+    (deleted,) = user.delete()
+    assert deleted == UserDeleted(user_id=UID)
+    user.apply(deleted, 4_000)
+    assert user.deleted is True and user.version == 3
+    for command in (user.delete, lambda: user.rotate_api_key("x"), lambda: user.update({"role": "admin"})):
+        with pytest.raises(Conflict):
+            command()
