@@ -11,7 +11,18 @@ from quart_trio import QuartTrio
 
 from wamux.http.auth import PUBLIC_ROUTES, authenticate
 from wamux.http.errors import install_error_handlers
-from wamux.http.routes import activity, auth, contacts, events, health, instances, messages, simulator, stats
+from wamux.http.routes import (
+    activity,
+    auth,
+    contacts,
+    events,
+    health,
+    instances,
+    messages,
+    simulator,
+    stats,
+    webhooks,
+)
 from wamux.http.services import Services
 from wamux.http.usage import UsageMeter
 
@@ -24,6 +35,7 @@ BLUEPRINTS = [
     activity.bp,
     contacts.bp,
     stats.bp,
+    webhooks.bp,
     simulator.bp,
 ]
 SEND_ENDPOINTS = {"messages.send_text", "messages.send_media", "messages.send_file"}

@@ -64,5 +64,6 @@ class Services:
     simulator: SimulatorControl | None = None
     store_admin: StoreAdmin | None = None
     meter: Any = None  # wamux.http.usage.UsageMeter, set by create_app
+    webhooks: Any = None  # wamux.infra.webhook_sender.WebhookDispatcher
     max_body_bytes: int = 32 * 1024 * 1024
     extras: dict[str, Any] = field(default_factory=dict)

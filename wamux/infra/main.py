@@ -32,9 +32,11 @@ from wamux.infra.media_fetch import MediaFetcher, sniff
 from wamux.infra.media_store import FileMediaStore
 from wamux.infra.projection_runner import ProjectionRunner, ReadModels
 from wamux.infra.timeline import TimelineRecorder
+from wamux.infra.webhook_sender import WebhookDispatcher
 from wamux.projections.contacts import ContactsProjection
 from wamux.projections.instances import InstancesProjection
 from wamux.projections.messages import MessagesProjection
+from wamux.projections.outbox import OutboxProjection
 from wamux.projections.ports import Projection, ReadModelStore
 from wamux.projections.stats import StatsProjection
 from wamux.projections.users import UsersProjection
@@ -45,7 +47,14 @@ PUBLIC_DIR = Path(__file__).resolve().parents[2] / "public"
 
 
 def all_projections() -> list[Projection]:
-    return [UsersProjection(), InstancesProjection(), MessagesProjection(), ContactsProjection(), StatsProjection()]
+    return [
+        UsersProjection(),
+        InstancesProjection(),
+        MessagesProjection(),
+        ContactsProjection(),
+        StatsProjection(),
+        OutboxProjection(),
+    ]
 
 
 def effective_provider(settings: Settings) -> tuple[str, str | None]:
@@ -99,13 +108,15 @@ class Server:
     shutdown: trio.Event = field(default_factory=trio.Event)
     generated_admin_password: str | None = None
     media: FileMediaStore | None = None
+    webhooks: WebhookDispatcher | None = None
+    limiter: trio.CapacityLimiter | None = None
 
     def build_core(self) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         provider, url = effective_provider(s)
         recorder, rm = open_backend(s, provider, url)
-        limiter = trio.CapacityLimiter(8)
+        limiter = self.limiter = trio.CapacityLimiter(8)
         self.store = RecorderEventStore(recorder, self.clock, provider=provider, limiter=limiter)
         runners = [ProjectionRunner(p, self.store, rm, limiter) for p in all_projections()]
         self.read_models = ReadModels(runners, self.store, rm)
@@ -130,6 +141,7 @@ class Server:
         self.build_core()
         assert self.store and self.read_models and self.users and self.supervisor and self.transport
         s = self.settings
+        limiter = self.limiter
         async with trio.open_nursery() as nursery:
             await nursery.start(self.store.run_writer)
             await self.users.load()
@@ -144,6 +156,16 @@ class Server:
                 )
             await nursery.start(self.read_models.run)
             await nursery.start(self.supervisor.run)
+            supervisor = self.supervisor
+            self.webhooks = WebhookDispatcher(
+                self.store,
+                self.read_models.rm,
+                self.read_models.runners["outbox"],
+                self.clock,
+                is_live=lambda iid: iid in supervisor.actors and not supervisor.actors[iid].instance.deleted,
+                limiter=limiter,
+            )
+            await nursery.start(self.webhooks.run)
             simulator = self.transport if self.transport.name == "simulator" else None
             self.services = Services(
                 store=self.store,
@@ -164,6 +186,7 @@ class Server:
                 ),
                 sniff=sniff,
                 max_upload_bytes=s.max_upload_mb * 1024 * 1024,
+                webhooks=self.webhooks,
             )
             app = create_app(self.services, log=get_logger("wamux.http"), public_dir=PUBLIC_DIR)
             config = HypercornConfig()
