@@ -354,7 +354,7 @@ async def test_permanent_connect_failure_stops_without_retrying(
     assert sup.restarts.get(actor.id, 0) == 0
 
 
-async def test_too_many_connect_failures_end_failed_until_reconnect(
+async def test_linked_instance_keeps_retrying_through_an_outage(
     rig: Rig, autojump_clock: trio.testing.MockClock
 ) -> None:
     sup = await rig.supervisor(settings=ActorSettings(qr_max_attempts=3, max_connect_failures=3))
@@ -362,15 +362,32 @@ async def test_too_many_connect_failures_end_failed_until_reconnect(
     mark = len(await rig.events(actor.id))
     sim(sup).set_faults(actor.id, {"failNextConnects": 100})
     await sim(sup).disconnect(actor.id, "connection_lost", False)
+    await trio.sleep(600)
+    after = (await rig.events(actor.id))[mark:]
+    assert actor.status != "failed" and len(after) > 5  # far past max_connect_failures, still trying
+    assert {r.type for r in after} == {"disconnected"}
+    assert all(r.event.will_reconnect for r in after)  # type: ignore[attr-defined]
+    sim(sup).set_faults(actor.id, {"failNextConnects": 0})
+    await reach(actor, "connected")  # comes back by itself, no QR
+
+
+async def test_unlinked_instance_gives_up_after_too_many_connect_failures(
+    rig: Rig, autojump_clock: trio.testing.MockClock
+) -> None:
+    sup = await rig.supervisor(settings=ActorSettings(qr_max_attempts=3, max_connect_failures=3))
+    actor = await sup.create("user-1", {"name": "Never linked"})
+    await reach(actor, "qr")
+    sim(sup).set_faults(actor.id, {"failNextConnects": 100})
+    mark = len(await rig.events(actor.id))
+    await actor.ask(actor.reconnect)
     await reach(actor, "failed")
     await trio.sleep(600)
     after = (await rig.events(actor.id))[mark:]
-    assert [r.type for r in after] == ["disconnected", "disconnected", "disconnected", "failed"]
+    assert [r.type for r in after] == ["reconnect_requested", "disconnected", "disconnected", "failed"]
     assert "3 connection attempts failed" in after[-1].event.reason  # type: ignore[attr-defined]
     sim(sup).set_faults(actor.id, {"failNextConnects": 0})
     await actor.ask(actor.reconnect)
-    await reach(actor, "connected")  # still linked: no QR needed
-    assert [r.type for r in (await rig.events(actor.id))[mark + 4 :]] == ["reconnect_requested", "connected"]
+    await reach(actor, "qr")
 
 
 # ---- pairing and deletion ---------------------------------------------------------------------

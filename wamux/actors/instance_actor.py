@@ -201,7 +201,9 @@ class InstanceActor:
             self.instance.apply(recorded.event, recorded.timestamp_ms)
             self.last_activity_ms = recorded.timestamp_ms
         self.version = await self.store.stream_version(self.id)
-        self._set_status(self.instance.status if self.instance.status != "qr" else "connecting")
+        # "qr"/"connected" were true of the previous process; this one has to connect first.
+        loaded = self.instance.status
+        self._set_status("connecting" if loaded in ("qr", "connected") else loaded)
         self.linked_jid = self.instance.jid
 
     async def _append(self, *events: DomainEvent) -> list[RecordedEvent]:
@@ -304,7 +306,9 @@ class InstanceActor:
             await self._append(Disconnected(instance_id=self.id, reason=outcome.reason, will_reconnect=False))
             self._set_status("disconnected")
             return False
-        if self._failures >= self.settings.max_connect_failures:
+        if self._failures >= self.settings.max_connect_failures and not self.instance.linked:
+            # A linked device keeps trying (at the back-off cap) through long outages; an instance
+            # that never got as far as a QR code gives up and waits for /reconnect.
             await self._append(
                 InstanceFailed(
                     instance_id=self.id, reason=f"{self._failures} connection attempts failed: {outcome.reason}"
