@@ -15,9 +15,31 @@ pytest_plugins = ["tests.mongod_fixture"]
 _emails = itertools.count(1)
 
 
+@pytest.fixture(scope="session", params=["sqlite", "mongodb"])
+def provider(request: pytest.FixtureRequest) -> str:
+    """Every API test runs against both event-store providers."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("server")).start()
+def provider_env(provider: str, request: pytest.FixtureRequest) -> Callable[[], dict[str, str]]:
+    """Environment for a server on `provider`; each call names a fresh MongoDB database."""
+    if provider == "sqlite":
+        return dict
+    mongod = request.getfixturevalue("mongod_server")
+    names = itertools.count(1)
+
+    def env() -> dict[str, str]:
+        return {"DATABASE_PROVIDER": "mongodb", "DATABASE_URL": mongod.url_for(f"wamux_api_{next(names)}")}
+
+    return env
+
+
+@pytest.fixture(scope="session")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, provider_env: Callable[[], dict[str, str]]
+) -> Iterator[ServerProcess]:
+    proc = ServerProcess(tmp_path_factory.mktemp("server"), **provider_env()).start()
     yield proc
     proc.stop()
 
@@ -39,11 +61,14 @@ def unique_email() -> Callable[[str], str]:
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+def server_factory(
+    tmp_path: Path, provider_env: Callable[[], dict[str, str]]
+) -> Iterator[Callable[..., ServerProcess]]:
     started: list[ServerProcess] = []
+    store_env = provider_env()  # one store per test: a restart on the same data dir finds its data
 
     def make(data_dir: Path | None = None, **env: str) -> ServerProcess:
-        proc = ServerProcess(data_dir or tmp_path / f"srv{len(started)}", **env)
+        proc = ServerProcess(data_dir or tmp_path / f"srv{len(started)}", **{**store_env, **env})
         started.append(proc)
         return proc.start()
 

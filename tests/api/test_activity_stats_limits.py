@@ -109,7 +109,7 @@ async def test_stats_match_and_survive_a_rebuild(server_factory, tmp_path) -> No
     assert system["usage"]["messagesSent"] == 6 and system["usage"]["messagesReceived"] == 3
     srv.stop()
 
-    env = {**os.environ, "DATA_DIR": str(data), "JWT_SECRET": JWT_SECRET, "WHATSAPP_TRANSPORT": "simulator"}
+    env = {**os.environ, **srv.env, "DATA_DIR": str(data), "JWT_SECRET": JWT_SECRET, "WHATSAPP_TRANSPORT": "simulator"}
     out = subprocess.run(
         [sys.executable, "-m", "wamux.infra.cli", "rebuild"],
         env=env,

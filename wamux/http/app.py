@@ -15,10 +15,12 @@ from wamux.http.routes import (
     activity,
     auth,
     contacts,
+    docs,
     events,
     health,
     instances,
     messages,
+    metrics,
     simulator,
     stats,
     webhooks,
@@ -27,6 +29,7 @@ from wamux.http.services import Services
 from wamux.http.usage import UsageMeter
 
 BLUEPRINTS = [
+    metrics.bp,  # first: its request timer must start before the auth gate
     health.bp,
     auth.bp,
     instances.bp,
@@ -37,6 +40,7 @@ BLUEPRINTS = [
     stats.bp,
     webhooks.bp,
     simulator.bp,
+    docs.bp,
 ]
 SEND_ENDPOINTS = {"messages.send_text", "messages.send_media", "messages.send_file"}
 

@@ -13,7 +13,7 @@ from wamux.domain.errors import Forbidden, NotFound, Unauthorized
 from wamux.domain.users import User
 from wamux.http.services import Services
 
-PUBLIC_ROUTES = {("POST", "/api/auth/login"), ("GET", "/api/health")}
+PUBLIC_ROUTES = {("POST", "/api/auth/login"), ("GET", "/api/health"), ("GET", "/api/openapi.json")}
 
 
 def issue_token(services: Services, user: User) -> str:

@@ -9,7 +9,9 @@ increasing, so a client polling a stream by timestamp never meets a tie.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -64,6 +66,8 @@ class RecorderEventStore:
         self._paused = trio.Lock()
         self.appended_events = 0
         self.batches = 0
+        self.appended_by_type: Counter[str] = Counter()  # events committed by this process, read by the metrics
+        self.observe_commit: Callable[[int, float], None] = lambda events, seconds: None  # (batch size, seconds)
 
     @property
     def provider(self) -> str:
@@ -127,6 +131,7 @@ class RecorderEventStore:
         if not batch:
             return
         flat = [s for group in stored for s in group]
+        started = time.perf_counter()
         try:
             ids = await trio.to_thread.run_sync(self.recorder.insert_events, flat, limiter=self.limiter)
         except IntegrityError:
@@ -140,6 +145,7 @@ class RecorderEventStore:
                 r.done.set()
             self._forget_ts(batch)
             return
+        self.observe_commit(len(flat), time.perf_counter() - started)
         self._finish(batch, stored, list(ids or []))
 
     async def _commit_one_by_one(self, batch: list[_Append], stored: list[list[StoredEvent]]) -> None:
@@ -215,6 +221,7 @@ class RecorderEventStore:
                 )
                 i += 1
             request.result = result
+            self.appended_by_type.update(event.type for event in request.events)
             if records:
                 self._versions[request.stream_id] = records[-1].originator_version
             request.done.set()

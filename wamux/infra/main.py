@@ -30,6 +30,7 @@ from wamux.infra.event_store import RecorderEventStore
 from wamux.infra.logs import get_logger
 from wamux.infra.media_fetch import MediaFetcher, sniff
 from wamux.infra.media_store import FileMediaStore
+from wamux.infra.metrics import ServerMetrics
 from wamux.infra.projection_runner import ProjectionRunner, ReadModels
 from wamux.infra.timeline import TimelineRecorder
 from wamux.infra.webhook_sender import WebhookDispatcher
@@ -110,6 +111,7 @@ class Server:
     media: FileMediaStore | None = None
     webhooks: WebhookDispatcher | None = None
     limiter: trio.CapacityLimiter | None = None
+    metrics: ServerMetrics | None = None
 
     def build_core(self) -> None:
         s = self.settings
@@ -142,6 +144,7 @@ class Server:
         assert self.store and self.read_models and self.users and self.supervisor and self.transport
         s = self.settings
         limiter = self.limiter
+        self.metrics = ServerMetrics(self.store, self.supervisor, self.read_models, token=s.metrics_token)
         async with trio.open_nursery() as nursery:
             await nursery.start(self.store.run_writer)
             await self.users.load()
@@ -165,6 +168,7 @@ class Server:
                 is_live=lambda iid: iid in supervisor.actors and not supervisor.actors[iid].instance.deleted,
                 limiter=limiter,
             )
+            self.metrics.attach_webhooks(self.webhooks)
             await nursery.start(self.webhooks.run)
             simulator = self.transport if self.transport.name == "simulator" else None
             self.services = Services(
@@ -188,6 +192,7 @@ class Server:
                 max_upload_bytes=s.max_upload_mb * 1024 * 1024,
                 webhooks=self.webhooks,
             )
+            self.services.extras["metrics"] = self.metrics
             app = create_app(self.services, log=get_logger("wamux.http"), public_dir=PUBLIC_DIR)
             config = HypercornConfig()
             config.bind = [f"{s.host}:{s.port}"]

@@ -86,7 +86,8 @@ class WebhookDispatcher:
         self._nursery: trio.Nursery | None = None
         self.delivered = 0
         self.failed = 0
-        self.latencies_ms: list[float] = []
+        self.retried = 0
+        self.observe_latency: Callable[[float], None] = lambda seconds: None  # set by the metrics
 
     # ---- following the outbox -----------------------------------------------------------
 
@@ -171,7 +172,7 @@ class WebhookDispatcher:
             state.status_code, state.error = status_code, error
             if error is None:
                 self.delivered += 1
-                self.latencies_ms.append(latency)
+                self.observe_latency(latency / 1000)
                 await self._record(
                     lane,
                     WebhookDelivered(
@@ -186,6 +187,7 @@ class WebhookDispatcher:
                 self.live.pop(row["id"], None)
                 return
             if state.attempts < total:
+                self.retried += 1
                 delay = interval_s * random.uniform(0.9, 1.1)
                 state.next_attempt_ms = self.clock.now_ms() + int(delay * 1000)
                 await trio.sleep(delay)
