@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import trio
-
 from measure import REPO, percentile
 
 HERE = Path(__file__).resolve().parent

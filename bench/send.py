@@ -16,9 +16,9 @@ import tempfile
 from pathlib import Path
 
 import trio
-
 from load import BareServer, LoadResult, client, closed_loop
 from measure import Report, arguments, ratio
+
 from tests.harness import Api, ServerProcess
 
 AIM_RATIO = 0.3

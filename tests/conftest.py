@@ -67,10 +67,10 @@ def server_factory(
     started: list[ServerProcess] = []
     store_env = provider_env()  # one store per test: a restart on the same data dir finds its data
 
-    def make(data_dir: Path | None = None, **env: str) -> ServerProcess:
+    def make(data_dir: Path | None = None, start_timeout: float = 20.0, **env: str) -> ServerProcess:
         proc = ServerProcess(data_dir or tmp_path / f"srv{len(started)}", **{**store_env, **env})
         started.append(proc)
-        return proc.start()
+        return proc.start(timeout=start_timeout)
 
     yield make
     for proc in started:

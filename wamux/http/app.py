@@ -15,6 +15,7 @@ from wamux.http.routes import (
     activity,
     auth,
     contacts,
+    db,
     docs,
     events,
     health,
@@ -39,6 +40,7 @@ BLUEPRINTS = [
     contacts.bp,
     stats.bp,
     webhooks.bp,
+    db.bp,
     simulator.bp,
     docs.bp,
 ]

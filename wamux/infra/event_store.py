@@ -76,6 +76,13 @@ class RecorderEventStore:
     def head(self) -> int:
         return self._head
 
+    def refresh_head(self) -> None:
+        """Re-read the head from the recorder (for a read-only view over a log written elsewhere)."""
+        self._head = self.recorder.max_notification_id() or 0
+
+    def set_provider(self, provider: str) -> None:
+        self._provider = provider
+
     # ---- writing -------------------------------------------------------------------------
 
     async def append(self, stream_id: str, events: Sequence[DomainEvent], expected_version: int) -> list[RecordedEvent]:
@@ -83,7 +90,10 @@ class RecorderEventStore:
             return []
         request = _Append(stream_id, events, expected_version)
         self._send.send_nowait(request)
-        await request.done.wait()
+        # Once handed to the writer the events will be committed: a cancelled caller must still
+        # learn the outcome, or the stream's single writer would lose track of its version.
+        with trio.CancelScope(shield=True):
+            await request.done.wait()
         if request.error is not None:
             raise request.error
         assert request.result is not None

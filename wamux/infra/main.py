@@ -6,7 +6,6 @@ Nothing here runs at import time. `run_server` is what `wamux serve` calls; test
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from wamux.infra.media_fetch import MediaFetcher, sniff
 from wamux.infra.media_store import FileMediaStore
 from wamux.infra.metrics import ServerMetrics
 from wamux.infra.projection_runner import ProjectionRunner, ReadModels
+from wamux.infra.store_switch import StoreSwitcher, effective_settings
 from wamux.infra.timeline import TimelineRecorder
 from wamux.infra.webhook_sender import WebhookDispatcher
 from wamux.projections.contacts import ContactsProjection
@@ -56,14 +56,6 @@ def all_projections() -> list[Projection]:
         StatsProjection(),
         OutboxProjection(),
     ]
-
-
-def effective_provider(settings: Settings) -> tuple[str, str | None]:
-    """The store in force: a switch made while running (persisted in DATA_DIR) wins over the env."""
-    if settings.provider_file.is_file():
-        doc = json.loads(settings.provider_file.read_text())
-        return str(doc["provider"]), doc.get("url")
-    return settings.database_provider, settings.database_url
 
 
 def open_backend(settings: Settings, provider: str, url: str | None) -> tuple[TimelineRecorder, ReadModelStore]:
@@ -110,13 +102,14 @@ class Server:
     generated_admin_password: str | None = None
     media: FileMediaStore | None = None
     webhooks: WebhookDispatcher | None = None
+    switcher: StoreSwitcher | None = None
     limiter: trio.CapacityLimiter | None = None
     metrics: ServerMetrics | None = None
 
     def build_core(self) -> None:
-        s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
-        provider, url = effective_provider(s)
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        s = self.settings = effective_settings(self.settings)  # a live switch's choice wins over the env
+        provider, url = s.database_provider, s.database_url
         recorder, rm = open_backend(s, provider, url)
         limiter = self.limiter = trio.CapacityLimiter(8)
         self.store = RecorderEventStore(recorder, self.clock, provider=provider, limiter=limiter)
@@ -170,6 +163,14 @@ class Server:
             )
             self.metrics.attach_webhooks(self.webhooks)
             await nursery.start(self.webhooks.run)
+            webhooks = self.webhooks
+
+            def on_swap(rm: ReadModelStore) -> None:
+                webhooks.rm = rm
+
+            self.switcher = StoreSwitcher(
+                s, self.store, self.read_models, open_backend, on_swap=on_swap, limiter=limiter
+            )
             simulator = self.transport if self.transport.name == "simulator" else None
             self.services = Services(
                 store=self.store,
@@ -191,6 +192,7 @@ class Server:
                 sniff=sniff,
                 max_upload_bytes=s.max_upload_mb * 1024 * 1024,
                 webhooks=self.webhooks,
+                store_admin=self.switcher,
             )
             self.services.extras["metrics"] = self.metrics
             app = create_app(self.services, log=get_logger("wamux.http"), public_dir=PUBLIC_DIR)
@@ -210,6 +212,7 @@ class Server:
             await self.shutdown.wait()
             await trio.sleep(0.1)
             await self._flush_usage()
+            await self.read_models.synced(timeout=5)  # leave read models at the log's head
             await self.supervisor.stop_all()
             nursery.cancel_scope.cancel()
         log.info("wamux stopped")

@@ -161,10 +161,12 @@ class ServerMetrics:
         webhooks.observe_latency = self.webhook_seconds.observe
 
     def observe_commit(self, events: int, seconds: float) -> None:
+        """The store committed one batch of `events` in `seconds`."""
         self.store_batch_events.observe(events)
         self.store_append_seconds.observe(seconds)
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One HTTP answer, by route template (never the raw path)."""
         self.http_requests.labels(route, method, str(status)).inc()
         self.http_seconds.labels(route, method).observe(seconds)
 

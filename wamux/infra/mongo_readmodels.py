@@ -12,13 +12,14 @@ so the server must be a replica set (one node is enough).
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo import ASCENDING, DESCENDING, DeleteOne, MongoClient, ReplaceOne
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection as MongoCollection
 from pymongo.database import Database
@@ -124,6 +125,51 @@ class _Session:
         return self._coll(collection).count_documents(_filter(collection, query), session=self.session)
 
 
+class _BufferedSession(_Session):
+    """A projection batch's session: reads through a cache, writes behind in one bulk write.
+
+    A batch touches the same few documents again and again (a chat, a day of stats); without
+    the buffer every `get`/`put` is a round trip inside the transaction.
+    """
+
+    def __init__(self, db: Database[dict[str, Any]], session: ClientSession) -> None:
+        super().__init__(db, session)
+        self.cache: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self.dirty: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+    def get(self, collection: Collection, key: str) -> dict[str, Any] | None:
+        ref = (_name(collection), key)
+        if ref not in self.cache:
+            self.cache[ref] = super().get(collection, key)
+        doc = self.cache[ref]
+        return copy.deepcopy(doc) if doc is not None else None
+
+    def put(self, collection: Collection, key: str, doc: dict[str, Any]) -> None:
+        ref = (_name(collection), key)
+        self.cache[ref] = self.dirty[ref] = _normalise(doc)
+
+    def delete(self, collection: Collection, key: str) -> None:
+        ref = (_name(collection), key)
+        self.cache[ref] = self.dirty[ref] = None
+
+    def find(self, collection: Collection, query: Query) -> list[dict[str, Any]]:
+        self.flush()
+        return super().find(collection, query)
+
+    def count(self, collection: Collection, query: Query) -> int:
+        self.flush()
+        return super().count(collection, query)
+
+    def flush(self) -> None:
+        by_collection: dict[str, list[Any]] = {}
+        for (name, key), doc in self.dirty.items():
+            op = DeleteOne({"_id": key}) if doc is None else ReplaceOne({"_id": key}, {"_id": key, **doc}, upsert=True)
+            by_collection.setdefault(name, []).append(op)
+        for name, ops in by_collection.items():
+            self.db[name].bulk_write(ops, ordered=True, session=self.session)
+        self.dirty.clear()
+
+
 class MongoReadModelStore:
     """`ReadModelStore` on MongoDB (the URL's database, default ``wamux``).
 
@@ -172,7 +218,9 @@ class MongoReadModelStore:
         """
 
         def transaction(session: ClientSession) -> None:
-            work(_Session(self.db, session))
+            batch = _BufferedSession(self.db, session)
+            work(batch)
+            batch.flush()
             self.db[TRACKING].update_one(
                 {"_id": projection}, {"$set": {"position": position}}, upsert=True, session=session
             )

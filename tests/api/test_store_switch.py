@@ -1,0 +1,221 @@
+"""The live store switch: under load, in both directions, with failures, and across a restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from tests.harness import JWT_SECRET, Api
+from tests.mongod_fixture import MongodServer, _free_port, _mongod_binary
+from wamux.infra.mongo_readmodels import MongoReadModelStore
+from wamux.infra.mongo_store import open_mongo_recorder
+from wamux.infra.sqlite_readmodels import SQLiteReadModelStore
+from wamux.infra.sqlite_store import open_sqlite_recorder
+from wamux.projections.ports import Query
+
+
+def log_of(provider: str, where: str) -> list[tuple[Any, ...]]:
+    recorder = open_mongo_recorder(where) if provider == "mongodb" else open_sqlite_recorder(where)
+    rows = recorder.select_notifications(start=1, limit=10**7)
+    return [(n.id, str(n.originator_id), n.originator_version, n.topic, bytes(n.state)) for n in rows]
+
+
+def read_models_of(provider: str, where: str) -> dict[str, list[dict[str, Any]]]:
+    from wamux.infra.main import all_projections
+
+    rm = MongoReadModelStore(where) if provider == "mongodb" else SQLiteReadModelStore(where)
+    out = {}
+    for projection in all_projections():
+        for c in projection.collections:
+            docs = rm.find(c, Query())
+            out[c.name] = sorted(docs, key=lambda d: json.dumps(d, sort_keys=True))
+    return out
+
+
+async def test_switch_under_load_both_ways_and_restart(server_factory, provider: str, mongod_server, tmp_path) -> None:
+    data = tmp_path / "switch"
+    target = "mongodb" if provider == "sqlite" else "sqlite"
+    target_url = mongod_server.url_for(f"switch_{os.getpid()}_{id(data)}") if target == "mongodb" else None
+    srv = server_factory(data)
+    source_where = srv.env.get("DATABASE_URL") or str(data / "whatsapp-api.db")
+    acknowledged: list[str] = []
+    async with Api(srv.url, token=srv.admin_token()) as api:
+        iids = [await api.connected_instance(f"load{i}") for i in range(3)]
+        stop = trio.Event()
+
+        async def load(iid: str) -> None:
+            n = 0
+            while not stop.is_set():
+                r = await api.post(f"/api/whatsapp/{iid}/send", json={"phone": "79001234567", "message": f"L{n}"})
+                assert r.status_code == 200, r.text
+                acknowledged.append(r.json()["id"])
+                await api.post(
+                    f"/api/simulator/instances/{iid}/incoming", json={"from": "79007654321", "body": f"I{n}"}
+                )
+                n += 1
+
+        async with trio.open_nursery() as nursery:
+            for iid in iids:
+                nursery.start_soon(load, iid)
+            await trio.sleep(1.0)
+            body = {"provider": target, **({"url": target_url} if target_url else {})}
+            r = await api.post("/api/db/switch", json=body)
+            assert r.status_code == 200, r.text
+            assert r.json()["provider"] == target and r.json()["success"] is True
+            assert r.json()["message"] == f"Database provider switched to {target}"
+            assert r.json()["pauseMs"] < 1000
+            await trio.sleep(0.5)  # keep the load on the new store a little
+            stop.set()
+        status = (await api.get("/api/db/status")).json()
+        assert status["provider"] == target and status["switch"]["state"] == "done"
+        if target == "mongodb":
+            assert status["url"].startswith("mongodb://")
+        for iid in iids:
+            history = (await api.get(f"/api/instances/{iid}/chats/79001234567/messages", params={"limit": 1000})).json()
+            ids = {m["messageId"] for m in history["messages"]}
+            acknowledged_here = [a for a in acknowledged if a in ids]
+            assert acknowledged_here  # each instance sent something
+        all_history: set[str] = set()
+        for iid in iids:
+            rows = (await api.get(f"/api/instances/{iid}/chats/79001234567/messages", params={"limit": 1000})).json()
+            all_history |= {m["messageId"] for m in rows["messages"]}
+        assert set(acknowledged) <= all_history  # no acknowledged message missing
+        assert (
+            await api.post("/api/db/switch", json={"provider": target, **({"url": target_url} if target_url else {})})
+        ).status_code == 409
+    srv.stop()
+
+    choice = json.loads((data / "store-provider.json").read_text())
+    target_where = target_url if target == "mongodb" else choice["sqlitePath"]
+    source_log = log_of(provider, source_where)
+    target_log = log_of(target, target_where)
+    assert len(source_log) > 100
+    assert target_log[: len(source_log)] == source_log  # same ids, order, payloads; appends went on after
+    assert [row[0] for row in target_log] == list(range(1, len(target_log) + 1))  # no gap, no duplicate
+
+    rm_where = (
+        target_url
+        if target == "mongodb"
+        else str(Path(target_where).with_name(Path(target_where).stem + ".readmodels.db"))
+    )
+    before = read_models_of(target, rm_where)
+    env = {**os.environ, **srv.env, "DATA_DIR": str(data), "JWT_SECRET": JWT_SECRET, "WHATSAPP_TRANSPORT": "simulator"}
+    out = subprocess.run(
+        [sys.executable, "-m", "wamux.infra.cli", "rebuild"],
+        env=env,
+        cwd=data,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    rebuilt = read_models_of(target, rm_where)
+    for name in before:  # the switched read models equal a fresh rebuild
+        assert rebuilt[name] == before[name], (
+            name,
+            [d for d in rebuilt[name] if d not in before[name]][:3],
+            [d for d in before[name] if d not in rebuilt[name]][:3],
+        )
+
+    again = server_factory(data)
+    async with Api(again.url, token=again.admin_token()) as api:
+        assert (await api.get("/api/health")).json()["store"] == target  # the restart stays on the new store
+        assert (await api.get("/api/db/status")).json()["provider"] == target
+
+
+async def test_unreachable_target_is_503_and_nothing_changes(server_factory, provider: str) -> None:
+    srv = server_factory(data_dir=None)
+    async with Api(srv.url, token=srv.admin_token()) as api:
+        iid = await api.connected_instance("Stay")
+        before = (await api.get("/api/db/status")).json()
+        dead = f"mongodb://127.0.0.1:{_free_port()}/nowhere?replicaSet=rs0&serverSelectionTimeoutMS=1000"
+        target = {"provider": "mongodb", "url": dead}
+        r = await api.post("/api/db/switch", json=target)
+        assert r.status_code == 503 and r.json()["code"] == "unavailable"
+        assert f"still on {provider}" in r.json()["error"]
+        after = (await api.get("/api/db/status")).json()
+        assert after["provider"] == provider and after["switch"]["state"] == "failed"
+        assert (
+            await api.post(f"/api/whatsapp/{iid}/send", json={"phone": "79001234567", "message": "ok"})
+        ).status_code == 200
+        assert (await api.post("/api/db/switch", json={"provider": "oracle"})).status_code == 400
+        if provider == "sqlite":
+            assert (await api.post("/api/db/switch", json={"provider": "sqlite"})).status_code == 409
+        assert not (srv.data_dir / "store-provider.json").exists()
+
+
+async def test_switch_is_admin_only(admin: Api, server, unique_email) -> None:
+    user = await admin.new_user(unique_email())
+    async with Api(server.url, api_key=user["apiKey"]) as u:
+        assert (await u.get("/api/db/status")).status_code == 403
+        assert (await u.post("/api/db/switch", json={"provider": "sqlite"})).status_code == 403
+
+
+async def test_mongod_dying_mid_copy_leaves_sqlite_untouched(server_factory, provider: str, tmp_path) -> None:
+    if provider != "sqlite":
+        return  # the SQLite → MongoDB direction is the one with a target we can kill
+    data = tmp_path / "big"
+    _fill_log(data, events=20_000)
+    srv = server_factory(data, start_timeout=90)
+    own = MongodServer(_mongod_binary(), Path(tempfile.mkdtemp(prefix="wamux-kill-")), _free_port())
+    own.start()
+    try:
+        async with Api(srv.url, token=srv.admin_token()) as api:
+            iid = await api.connected_instance("Survivor")
+            head_before = (await api.get("/api/db/status")).json()["events"]
+            result: dict[str, Any] = {}
+
+            async def do_switch() -> None:
+                r = await api.post("/api/db/switch", json={"provider": "mongodb", "url": own.url_for("victim")})
+                result["status"], result["body"] = r.status_code, r.json()
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(do_switch)
+                with trio.fail_after(20):
+                    while (await api.get("/api/db/status")).json()["switch"]["copied"] < 2000:
+                        await trio.sleep(0.01)
+                own.stop()
+            assert result["status"] == 503, result
+            status = (await api.get("/api/db/status")).json()
+            assert status["provider"] == "sqlite" and status["switch"]["state"] == "failed"
+            assert status["events"] >= head_before
+            r = await api.post(f"/api/whatsapp/{iid}/send", json={"phone": "79001234567", "message": "still here"})
+            assert r.status_code == 200
+            assert not (data / "store-provider.json").exists()
+    finally:
+        own.stop()
+
+
+def _fill_log(data: Path, events: int) -> None:
+    """Write many events straight into a fresh SQLite log, as a long-running server would have."""
+    code = f"""
+import trio, uuid
+from pathlib import Path
+from wamux.domain.clock import SystemClock
+from wamux.domain.events import MessageReceived
+from wamux.infra.event_store import RecorderEventStore
+from wamux.infra.sqlite_store import open_sqlite_recorder
+
+async def main():
+    Path({str(data)!r}).mkdir(parents=True, exist_ok=True)
+    store = RecorderEventStore(open_sqlite_recorder({str(data / "whatsapp-api.db")!r}), SystemClock(), provider="sqlite")
+    async with trio.open_nursery() as n:
+        await n.start(store.run_writer)
+        sid = str(uuid.uuid4())
+        for chunk in range({events} // 500):
+            evs = [MessageReceived(instance_id=sid, message_id=f"m{{chunk}}-{{i}}", chat_jid="7900@s.whatsapp.net",
+                                   sender_jid="7900@s.whatsapp.net", message_type="text", body="x" * 40)
+                   for i in range(500)]
+            await store.append(sid, evs, chunk * 500)
+        n.cancel_scope.cancel()
+
+trio.run(main)
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
