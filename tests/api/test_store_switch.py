@@ -134,7 +134,6 @@ async def test_unreachable_target_is_503_and_nothing_changes(server_factory, pro
     srv = server_factory(data_dir=None)
     async with Api(srv.url, token=srv.admin_token()) as api:
         iid = await api.connected_instance("Stay")
-        before = (await api.get("/api/db/status")).json()
         dead = f"mongodb://127.0.0.1:{_free_port()}/nowhere?replicaSet=rs0&serverSelectionTimeoutMS=1000"
         target = {"provider": "mongodb", "url": dead}
         r = await api.post("/api/db/switch", json=target)
@@ -205,7 +204,8 @@ from wamux.infra.sqlite_store import open_sqlite_recorder
 
 async def main():
     Path({str(data)!r}).mkdir(parents=True, exist_ok=True)
-    store = RecorderEventStore(open_sqlite_recorder({str(data / "whatsapp-api.db")!r}), SystemClock(), provider="sqlite")
+    recorder = open_sqlite_recorder({str(data / "whatsapp-api.db")!r})
+    store = RecorderEventStore(recorder, SystemClock(), provider="sqlite")
     async with trio.open_nursery() as n:
         await n.start(store.run_writer)
         sid = str(uuid.uuid4())

@@ -108,7 +108,7 @@ async def rig(autojump_clock: trio.testing.MockClock, tmp_path: Path) -> AsyncIt
 
         async def ticker() -> None:
             # A near deadline bounds how far a slow worker thread can make the clock jump.
-            while True:  # noqa: ASYNC110 - the sleep is the point
+            while True:
                 await trio.sleep(30)
 
         nursery.start_soon(ticker)

@@ -379,8 +379,53 @@ def cmd_db_status(args: argparse.Namespace) -> int:
 
 
 # ---- db switch (offline) ----------------------------------------------------------------------
-# Reserved for the lead: `wamux db switch PROVIDER [--url URL]` goes here (command function above
-# this line, its parser in `build_parser` at the marked place). It must hold `_server_stopped`.
+
+
+def cmd_db_switch(args: argparse.Namespace) -> int:
+    """Copy the log into the other store, build its read models there and make it the store in force."""
+    from wamux.domain.errors import DomainError
+    from wamux.infra.main import open_backend
+    from wamux.infra.store_switch import StoreSwitcher
+
+    settings = _settings()
+    setup_logging("warning")
+    with _server_stopped(settings):
+        server = _offline_core(settings)
+
+        async def work() -> dict[str, Any]:
+            for runner in server.read_models.runners.values():
+                await runner.prepare()
+                await runner.catch_up()
+            switcher = StoreSwitcher(
+                server.settings, server.store, server.read_models, open_backend, limiter=server.limiter
+            )
+            with _progress() as progress:
+                task = progress.add_task(f"switch to {args.to}", total=server.store.head() or 1)
+                async with trio.open_nursery() as nursery:
+
+                    async def show() -> None:
+                        while True:
+                            p = switcher.progress
+                            progress.update(
+                                task,
+                                completed=p.copied,
+                                total=max(p.total, 1),
+                                description=f"switch to {args.to}: {p.state}",
+                            )
+                            await trio.sleep(0.1)
+
+                    nursery.start_soon(show)
+                    try:
+                        return await switcher.switch(args.to, args.url)
+                    finally:
+                        nursery.cancel_scope.cancel()
+
+        try:
+            result = _with_writer(server, work)
+        except DomainError as exc:
+            raise CommandFailed(exc.message) from None
+    print(json.dumps(result))
+    return EXIT_OK
 
 
 # ---- doctor ---------------------------------------------------------------------------------
@@ -579,7 +624,14 @@ def build_parser() -> argparse.ArgumentParser:
     db = _group(sub, "db", "the event store")
     p = _command(db, "status", "show the store in force: provider and URL (passwords masked)", cmd_db_status)
     p.add_argument("--json", action="store_true", help="one JSON object instead of lines")
-    # ---- db switch: the lead adds `_command(db, "switch", ...)` here --------------------------
+    p = _command(
+        db,
+        "switch",
+        "copy every event to the other store, build its read models, and switch to it (server stopped)",
+        cmd_db_switch,
+    )
+    p.add_argument("--to", required=True, choices=["sqlite", "mongodb"], help="the target provider")
+    p.add_argument("--url", help="mongodb:// URL of the target (default: DATABASE_URL)")
 
     _command(
         sub,

@@ -48,10 +48,14 @@ class SwitchFailed(Exception):
 
 
 def mask_url(url: str | None) -> str | None:
-    """`mongodb://user:***@host/db` — never show a password."""
+    """`mongodb://user:***@host/db` — never show a password (in the user info or the query)."""
     if url is None:
         return None
-    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)
+    # Greedy up to the LAST "@": a password may itself contain a raw "@".
+    m = re.match(r"^([a-z][a-z0-9+.-]*://)([^:/]*):(.*)@([^@]*)$", url, flags=re.IGNORECASE)
+    if m:
+        url = f"{m.group(1)}{m.group(2)}:***@{m.group(4)}"
+    return re.sub(r"(?i)([?&](?:password|pwd)=)[^&]*", r"\1***", url)
 
 
 def store_url(provider: str, url: str | None, sqlite_path: Path) -> str | None:
