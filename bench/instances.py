@@ -198,21 +198,30 @@ def child_bare_neonize(n: int) -> dict[str, Any]:
         return {"seconds": seconds, "rss_delta": rss_bytes() - base, "failed": len(failed), "library_bytes": library}
 
 
-def run_child(kind: str, n: int) -> dict[str, Any]:
-    """Run one measurement in a fresh interpreter and return what it printed (one JSON line)."""
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", kind, str(n)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(
-            f"child {kind} {n} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+CRASHES: dict[str, int] = {}
+
+
+def run_child(kind: str, n: int, attempts: int = 4) -> dict[str, Any]:
+    """Run one measurement in a fresh interpreter and return what it printed (one JSON line).
+
+    neonize's Go side sometimes aborts the process ("fatal error: concurrent map writes") when many
+    clients connect at the same moment; such a run is counted in CRASHES and measured again.
+    """
+    for _ in range(attempts):
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", kind, str(n)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
         )
-    return dict(json.loads(lines[-1]))
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode == 0 and lines:
+            return dict(json.loads(lines[-1]))
+        if "concurrent map writes" not in done.stderr:
+            break
+        CRASHES[f"{kind} n={n}"] = CRASHES.get(f"{kind} n={n}", 0) + 1
+    raise RuntimeError(f"child {kind} {n} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
 
 
 CHILDREN = {
@@ -282,6 +291,8 @@ def main() -> None:
             f"neonize n={n}: library load {mb(u['library_bytes'])} once per process; "
             f"bare dials failed {b['failed']}/{n}; wamux statuses {w['statuses']}"
         )
+    for case, count in CRASHES.items():
+        report.note(f"{case}: the process aborted {count}x in neonize's Go code (concurrent map writes); re-run")
     biggest = max(sim_sizes)
     verdict = "met" if totals[biggest] < AIM_BYTES * biggest / 1000 else "NOT met"
     report.note(

@@ -21,7 +21,7 @@ if str(REPO) not in sys.path:  # `python bench/x.py` puts bench/ on the path, no
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-console = Console(width=140)
+console = Console(width=170)
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 

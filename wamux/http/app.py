@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ from quart_trio import QuartTrio
 
 from wamux.http.auth import PUBLIC_ROUTES, authenticate
 from wamux.http.errors import install_error_handlers
+from wamux.http.request_context import request_id_var
 from wamux.http.routes import (
     activity,
     auth,
@@ -44,6 +47,7 @@ BLUEPRINTS = [
     simulator.bp,
     docs.bp,
 ]
+access_log = logging.getLogger("wamux.access")
 SEND_ENDPOINTS = {"messages.send_text", "messages.send_media", "messages.send_file"}
 
 
@@ -67,7 +71,9 @@ def create_app(services: Services, *, log: Any, public_dir: Path | None = None) 
 
     @app.before_request
     async def gate() -> None:
-        g.request_id = request.headers.get("X-Request-Id") or secrets.token_hex(8)
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+        g.started = time.perf_counter()
+        request_id_var.set(g.request_id)
         if request.content_length:
             # Consume the body before any early answer (401/404): an unread body left on a
             # keep-alive connection stalls the next request on it.
@@ -97,6 +103,23 @@ def create_app(services: Services, *, log: Any, public_dir: Path | None = None) 
         if user is not None and response.status_code not in (401, 404, 429):
             meter.count((request.view_args or {}).get("instance_id"), user.id)
         response.headers["X-Request-Id"] = getattr(g, "request_id", "")
+        if request.path.startswith("/api/"):
+            # One access line per API request; the route template, never the raw path with ids
+            # or a ?token= query string.
+            access_log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "method": request.method,
+                        "route": request.url_rule.rule if request.url_rule else "(unrouted)",
+                        "status": response.status_code,
+                        "ms": round((time.perf_counter() - getattr(g, "started", time.perf_counter())) * 1000, 1),
+                        "request_id": getattr(g, "request_id", None),
+                        "instance_id": (request.view_args or {}).get("instance_id"),
+                        "user_id": getattr(getattr(g, "user", None), "id", None),
+                    }
+                },
+            )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
 

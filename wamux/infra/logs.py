@@ -6,14 +6,15 @@ calls `logging.basicConfig` at import; `setup_logging` replaces whatever handler
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import sys
 import time
 from typing import Any
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+from wamux.http.request_context import request_id_var
+
+__all__ = ["get_logger", "request_id_var", "setup_logging"]
 
 
 class StructuredLogger:

@@ -68,6 +68,13 @@ async def rotate_api_key() -> Response:
     return jsonify({"apiKey": await services().users.rotate_api_key(current_user().id)})
 
 
+@bp.post("/api/users/<user_id>/api-key")
+async def rotate_user_api_key(user_id: str) -> Response:
+    """An admin issues a new key for any user (a user for itself); the old key dies at once."""
+    _self_or_admin(user_id)
+    return jsonify({"apiKey": await services().users.rotate_api_key(user_id)})
+
+
 @bp.post("/api/users")
 async def create_user() -> Response:
     require_admin()
