@@ -281,10 +281,9 @@ class InstanceActor:
                     failure = exc
                 nursery.cancel_scope.cancel()
             if failure is not None:
-                exc = failure
                 self._outcome = self._outcome or ConnectionLost(
-                    reason=exc.code if exc.code != "transport_error" else str(exc) or "connect_failed",
-                    permanent=not exc.retryable,
+                    reason=failure.code if failure.code != "transport_error" else str(failure) or "connect_failed",
+                    permanent=not failure.retryable,
                 )
                 self._failures += 1
         self._connection = None
@@ -494,7 +493,7 @@ class InstanceActor:
         wait_ms = self._next_send_ms - self.clock.now_ms()
         if interval and wait_ms > 0:
             await trio.sleep(wait_ms / 1000)
-        base = {
+        base: dict[str, Any] = {
             "instance_id": self.id,
             "to": message.to,
             "message_type": message.kind,

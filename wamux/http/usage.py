@@ -8,6 +8,7 @@ checked inside the instance actor's turn, after the stats read model caught up, 
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from typing import Any
 
@@ -44,7 +45,7 @@ class UsageMeter:
             if actor is None or actor.instance.deleted or not actor.running:
                 continue
             event = ApiCallsRecorded(instance_id=instance_id, count=count)
-            await actor.ask(lambda actor=actor, event=event: actor.record(event))
+            await actor.ask(functools.partial(actor.record, event))
             written += count
         if users:
             await s.users.mark_active(users, day_of(s.clock.now_ms()))

@@ -111,6 +111,20 @@ async def _feed(receive_channel: trio.MemoryReceiveChannel[TransportEvent], emit
             await emit(event)
 
 
+# neonize 0.5.2's Go side registers each client in a process-wide map without a lock: two
+# `connect()` calls starting at the same moment can abort the whole process ("concurrent map
+# writes", seen in the instance benchmark). Dials are therefore spaced out, process-wide.
+_DIAL_LOCK = threading.Lock()
+DIAL_SPACING_S = 0.25
+
+
+def _dial(client: Any) -> None:
+    """`client.connect()` (blocks for the connection's life), started only after the previous dial."""
+    _DIAL_LOCK.acquire()
+    threading.Timer(DIAL_SPACING_S, _DIAL_LOCK.release).start()
+    client.connect()
+
+
 class NeonizeSession:
     """One instance's WhatsApp connection through a neonize client, stored in `<dir>/session.db`."""
 
@@ -281,7 +295,7 @@ class NeonizeSession:
                 nursery.start_soon(self._stop_when_ended, handle.pipe)
                 try:
                     # Not abandoned on cancel: the sibling task stops the client, which ends this call.
-                    await trio.to_thread.run_sync(handle.client.connect, limiter=trio.CapacityLimiter(1))
+                    await trio.to_thread.run_sync(_dial, handle.client, limiter=trio.CapacityLimiter(1))
                 except NeonizeError as exc:
                     failure = exc
                 nursery.cancel_scope.cancel()

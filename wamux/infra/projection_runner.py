@@ -8,8 +8,6 @@ or double-applies an event.
 
 from __future__ import annotations
 
-import math
-
 import trio
 
 from wamux.domain.events import RecordedEvent
@@ -125,8 +123,31 @@ class ReadModels:
         return {name: max(0, head - r.position) for name, r in self.runners.items()}
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with trio.open_nursery() as nursery:
-            for runner in self.runners.values():
-                await nursery.start(runner.run)
-            task_status.started()
-            await trio.sleep(math.inf)
+        """Follow the log for every projection with ONE reader: each batch is read and decoded once
+        and handed to every runner that wants some of it (each saves its rows in its own transaction).
+        """
+        for runner in self.runners.values():
+            await runner.prepare()
+        await self.follow()
+        task_status.started()
+        while True:
+            await self.store.wait_beyond(min(r.position for r in self.runners.values()))
+            await self.follow()
+
+    async def follow(self) -> None:
+        """Bring every runner up to the current head."""
+        runners = list(self.runners.values())
+        wanted = {r.name: frozenset(r.projection.topics) for r in runners}
+        while True:
+            head = self.store.head()
+            low = min(r.position for r in runners)
+            if low >= head:
+                return
+            events = await self.store.read_all(low, BATCH)
+            last = events[-1].position if events else head
+            for runner in runners:
+                topics = wanted[runner.name]
+                mine = [e for e in events if e.position > runner.position and (not topics or e.type in topics)]
+                if mine:
+                    await runner._apply(mine)
+                runner._advance(last)

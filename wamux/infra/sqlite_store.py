@@ -95,12 +95,14 @@ class SQLiteTimelineRecorder(SQLiteApplicationRecorder, TimelineRecorder):
         limit: int = 100,
     ) -> list[Notification]:
         where, params = self._timeline_where(originator_id, topics, start_ts, end_ts)
+        # The plain `ts>=?` / `ts<=?` bounds let SQLite use the (originator_id, ts) index as a range;
+        # the OR that breaks ties by position alone would make it scan the stream from its start.
         if after is not None:
-            where += " AND (ts>? OR (ts=? AND rowid>?))"
-            params.extend([after[0], after[0], after[1]])
+            where += " AND ts>=? AND (ts>? OR (ts=? AND rowid>?))"
+            params.extend([after[0], after[0], after[0], after[1]])
         if before is not None:
-            where += " AND (ts<? OR (ts=? AND rowid<?))"
-            params.extend([before[0], before[0], before[1]])
+            where += " AND ts<=? AND (ts<? OR (ts=? AND rowid<?))"
+            params.extend([before[0], before[0], before[0], before[1]])
         order = "DESC" if desc else "ASC"
         statement = (
             f"SELECT rowid, originator_id, originator_version, topic, state FROM {self.events_table_name} "

@@ -181,6 +181,7 @@ class StoreSwitcher:
             recorder, rm = await trio.to_thread.run_sync(
                 self._open_target, target_settings, provider, url, limiter=self.limiter
             )
+            assert recorder is not None and rm is not None
             result = await self._copy_and_swap(provider, url, target_settings, recorder, rm)
         except BaseException as exc:
             self.progress.state = "failed"

@@ -22,9 +22,9 @@ def contact_key(instance_id: str, jid: str) -> str:
 
 
 class ContactsProjection:
-    name = "contacts"
-    collections = (CONTACTS,)
-    topics = (ContactSaved.type, ContactsImported.type, MessageReceived.type, InstanceDeleted.type)
+    name: str = "contacts"
+    collections: tuple[Collection, ...] = (CONTACTS,)
+    topics: tuple[str, ...] = (ContactSaved.type, ContactsImported.type, MessageReceived.type, InstanceDeleted.type)
 
     def apply(self, session: ReadSession, recorded: RecordedEvent) -> None:
         e = recorded.event

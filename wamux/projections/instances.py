@@ -36,9 +36,9 @@ _STATUS_BY_TYPE = {
 
 
 class InstancesProjection:
-    name = "instances"
-    collections = (INSTANCES,)
-    topics = INSTANCE_LIFECYCLE_TYPES + CONNECTION_TYPES
+    name: str = "instances"
+    collections: tuple[Collection, ...] = (INSTANCES,)
+    topics: tuple[str, ...] = INSTANCE_LIFECYCLE_TYPES + CONNECTION_TYPES
 
     def apply(self, session: ReadSession, recorded: RecordedEvent) -> None:
         event = recorded.event

@@ -50,9 +50,9 @@ def chat_key(instance_id: str, jid: str) -> str:
 
 
 class MessagesProjection:
-    name = "messages"
-    collections = (MESSAGES, CHATS)
-    topics = (*MESSAGE_TYPES, InstanceDeleted.type)
+    name: str = "messages"
+    collections: tuple[Collection, ...] = (MESSAGES, CHATS)
+    topics: tuple[str, ...] = (*MESSAGE_TYPES, InstanceDeleted.type)
 
     def apply(self, session: ReadSession, recorded: RecordedEvent) -> None:
         e = recorded.event
@@ -63,9 +63,10 @@ class MessagesProjection:
             self._touch_chat(session, doc, incoming=isinstance(e, MessageReceived) and not e.from_me)
         elif isinstance(e, MessageStatusChanged):
             key = message_key(e.instance_id, e.message_id)
-            doc = session.get(MESSAGES, key)
-            if doc is None or STATUS_RANK.get(e.status, 0) <= STATUS_RANK.get(doc["status"], 0):
+            row = session.get(MESSAGES, key)
+            if row is None or STATUS_RANK.get(e.status, 0) <= STATUS_RANK.get(row["status"], 0):
                 return
+            doc = row
             doc["status"] = e.status
             doc["statusUpdatedAt"] = doc["updatedAt"] = iso_ms(ts)
             session.put(MESSAGES, key, doc)

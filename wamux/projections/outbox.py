@@ -88,9 +88,9 @@ def wants(settings: dict[str, Any], recorded: RecordedEvent) -> bool:
 
 
 class OutboxProjection:
-    name = "outbox"
-    collections = (DELIVERIES, SETTINGS)
-    topics = (
+    name: str = "outbox"
+    collections: tuple[Collection, ...] = (DELIVERIES, SETTINGS)
+    topics: tuple[str, ...] = (
         InstanceCreated.type,
         WebhookUpdated.type,
         InstanceDeleted.type,

@@ -46,9 +46,9 @@ def empty_counters() -> dict[str, int]:
 
 
 class StatsProjection:
-    name = "stats"
-    collections = (USAGE, OWNERS)
-    topics = (
+    name: str = "stats"
+    collections: tuple[Collection, ...] = (USAGE, OWNERS)
+    topics: tuple[str, ...] = (
         InstanceCreated.type,
         InstanceUpdated.type,
         InstanceDeleted.type,

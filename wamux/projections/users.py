@@ -21,9 +21,9 @@ USERS = Collection(
 
 
 class UsersProjection:
-    name = "users"
-    collections = (USERS,)
-    topics = USER_EVENT_TYPES
+    name: str = "users"
+    collections: tuple[Collection, ...] = (USERS,)
+    topics: tuple[str, ...] = USER_EVENT_TYPES
 
     def apply(self, session: ReadSession, recorded: RecordedEvent) -> None:
         event = recorded.event

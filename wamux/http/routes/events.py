@@ -69,6 +69,7 @@ async def events(instance_id: str) -> Response:
         page = await s.store.timeline(TimelineQuery(stream_id=actor.id, types=types, after=after, limit=limit + 1))
         has_more = len(page) > limit
         page = page[:limit]
+    latest: str | None
     if page:
         last = page[-1]
         latest = iso_ms(last.timestamp_ms)
@@ -128,5 +129,5 @@ async def stream(instance_id: str) -> Response:
     response = Response(body(), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
-    response.timeout = None  # type: ignore[assignment]
+    response.timeout = None
     return response

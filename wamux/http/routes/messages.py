@@ -195,10 +195,10 @@ async def message_media(instance_id: str, message_id: str) -> Response:
     doc = s.read_models.rm.get(MESSAGES, message_key(actor.id, message_id))
     assert s.media is not None
     path = s.media.open_path(doc["mediaPath"]) if doc and doc.get("mediaPath") else None
-    if path is None:
+    if path is None or doc is None:
         raise NotFound("media not found")
     headers = {"Cache-Control": "private, max-age=86400"}
-    if doc and doc.get("fileName"):
+    if doc.get("fileName"):
         headers["Content-Disposition"] = f'inline; filename="{doc["fileName"].replace(chr(34), "")}"'
     data = await trio.to_thread.run_sync(path.read_bytes)
     return Response(data, mimetype=doc.get("mimeType") or "application/octet-stream", headers=headers)
