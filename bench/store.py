@@ -21,7 +21,6 @@ keys and indexes, so the ratio is what wamux's layers cost on top of the driver.
 
 from __future__ import annotations
 
-import inspect
 import json
 import shutil
 import sqlite3
@@ -516,29 +515,60 @@ async def bench_mongo(report: Report, sizes: Sizes, tmp: Path) -> None:
 
 
 async def bench_switch(report: Report, sizes: Sizes, tmp: Path, mongod: Any) -> None:
-    """SECTION "switch 100k events": measured only once `wamux.infra.store_switch.switch_store` exists."""
-    try:
-        from wamux.infra import store_switch
-    except ImportError:
-        store_switch = None  # type: ignore[assignment]
-    switch = getattr(store_switch, "switch_store", None) if store_switch is not None else None
-    if switch is None or not inspect.iscoroutinefunction(switch):
-        report.add(
-            "switch",
-            f"switch {sizes.switch // 1000}k events SQLite → MongoDB",
-            "n/a (store switch not landed)",
-            "-",
-            "-",
-            "-",
-        )
-        return
+    """SECTION "switch 100k events": a live `StoreSwitcher.switch` SQLite → MongoDB of a filled log.
+
+    Baseline: the raw driver copying the same rows (SQLite read + pymongo insert_many), no read models.
+    """
+    from wamux.infra.config import load_settings
+    from wamux.infra.main import Server, open_backend
+    from wamux.infra.store_switch import StoreSwitcher
+
+    data = tmp / "switch"
+    settings = load_settings(
+        {"DATA_DIR": str(data), "JWT_SECRET": "bench-secret-0123456789-abcdef", "WHATSAPP_TRANSPORT": "simulator"},
+        env_file=None,
+    )
+    server = Server(settings)
+    server.build_core()
+    store, read_models = server.store, server.read_models
+    assert store is not None and read_models is not None
+    async with trio.open_nursery() as nursery:
+        await nursery.start(store.run_writer)
+        await fill(store, instances=20, events=sizes.switch, per_append=500)
+        for runner in read_models.runners.values():
+            await runner.prepare()
+        await read_models.follow()
+        switcher = StoreSwitcher(server.settings, store, read_models, open_backend, limiter=server.limiter)
+        started = time.perf_counter()
+        result = await switcher.switch("mongodb", mongod.url_for("bench_switch"))
+        took = time.perf_counter() - started
+        nursery.cancel_scope.cancel()
+    events = int(result["events"])
+
+    def raw_copy() -> float:
+        from pymongo import MongoClient
+
+        client: MongoClient[dict[str, Any]] = MongoClient(mongod.url_for("bench_switch_raw"))
+        coll = client.get_default_database()["events"]
+        db = sqlite3.connect(str(settings.sqlite_path))
+        t0 = time.perf_counter()
+        rows = db.execute("SELECT rowid, originator_id, originator_version, topic, state, ts FROM stored_events")
+        while batch := rows.fetchmany(2000):
+            coll.insert_many(
+                [{"_id": r[0], "o": r[1], "v": r[2], "t": r[3], "s": r[4], "ts": r[5]} for r in batch], ordered=True
+            )
+        took_raw = time.perf_counter() - t0
+        client.close()
+        return took_raw
+
+    raw = await trio.to_thread.run_sync(raw_copy)
     report.add(
         "switch",
-        f"switch {sizes.switch // 1000}k events SQLite → MongoDB",
-        "n/a (switch_store landed; signature not wired here yet)",
-        "-",
-        "-",
-        "-",
+        f"switch {events // 1000}k events SQLite → MongoDB (pause {result['pauseMs']:.0f} ms, {took:.1f} s)",
+        f"{events / took:,.0f}",
+        "sqlite3 read + insert_many (no read models)",
+        f"{events / raw:,.0f}",
+        ratio(events / took, events / raw),
     )
 
 

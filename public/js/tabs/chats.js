@@ -181,6 +181,8 @@ export function render(root, ctx) {
     return btn;
   }
 
+  let lastReadMark = null;
+
   async function loadMessages(scrollToEnd = false) {
     if (!chatId) return;
     try {
@@ -188,6 +190,13 @@ export function render(root, ctx) {
       if (stopped) return;
       clear(messagesError);
       const list = (res.messages || []).slice().reverse(); // the API answers newest first
+      const newestIncoming = [...list].reverse().find((m) => !m.fromMe);
+      const readMark = newestIncoming ? `${chatId}:${newestIncoming.messageId}` : null;
+      if (readMark && readMark !== lastReadMark) {
+        // The chat is on screen: what arrived counts as read (resets the chat's unreadCount), once per new message.
+        lastReadMark = readMark;
+        api.post(`/api/instances/${enc(ctx.id)}/chats/${enc(chatId)}/read`).catch(() => {});
+      }
       const atBottom = messagesList.scrollHeight - messagesList.scrollTop - messagesList.clientHeight < 40;
       if (!list.length && !items.size) {
         clear(messagesList).append(h("li.muted", { testid: "messages-empty" }, "No messages in this chat yet."));
