@@ -319,3 +319,23 @@ async def test_acknowledged_message_survives_kill_9(server_factory, tmp_path) ->
     async with Api(second.url, token=second.admin_token()) as api:
         msgs = (await api.get(f"/api/instances/{iid}/chats/79001234567/messages", params={"limit": 100})).json()
         assert {m["messageId"] for m in msgs["messages"]} == set(ids)
+
+
+async def test_send_pacing_spaces_sends_in_arrival_order(admin: Api) -> None:
+    iid = await admin.connected_instance("Paced", settings={"sendIntervalMs": 300})
+    started = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        for i in range(4):
+
+            async def send(i: int = i) -> None:
+                await trio.sleep(i * 0.01)  # arrival order 0, 1, 2, 3
+                r = await admin.post(f"/api/whatsapp/{iid}/send", json={"phone": "79001234567", "message": f"p{i}"})
+                assert r.status_code == 200
+
+            nursery.start_soon(send)
+    elapsed = trio.current_time() - started
+    assert elapsed >= 0.85  # three gaps of 300 ms between four sends
+    outbox = (await admin.get(f"/api/simulator/instances/{iid}/outbox")).json()["messages"]
+    assert [m["body"] for m in outbox] == ["p0", "p1", "p2", "p3"]
+    r = await admin.put(f"/api/instances/{iid}", json={"settings": {"sendIntervalMs": 999999}})
+    assert r.status_code == 400
