@@ -94,6 +94,10 @@ class MongodServer:
             # A throwaway test database: small, not preallocated journal files (the default
             # preallocates 3 x 100 MB per start).
             "--wiredTigerEngineConfigString", "log=(file_max=16MB,prealloc=false)",
+            # A server killed with -9 mid-transaction leaves it holding its locks until MongoDB
+            # aborts it (60 s by default); the restarted server waits on them. wamux's transactions
+            # are short, so abort abandoned ones sooner.
+            "--setParameter", "transactionLifetimeLimitSeconds=5",
         ]  # fmt: skip
         # --fork returns once the child accepts connections (or failed to start).
         done = subprocess.run(args, capture_output=True, text=True, timeout=_READY_TIMEOUT_S, check=False)
