@@ -8,6 +8,9 @@ or double-applies an event.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import trio
 
 from wamux.domain.events import RecordedEvent
@@ -81,6 +84,12 @@ class ProjectionRunner:
         await trio.to_thread.run_sync(self.read_models.apply, self.name, last, work, limiter=self.limiter)
         self._advance(last)
 
+    def move_to(self, position: int) -> None:
+        """Take over a position reached elsewhere (the store switch), waking readers that wait."""
+        self.position = position
+        self._advanced.set()
+        self._advanced = trio.Event()
+
     def _advance(self, position: int) -> None:
         if position > self.position:
             self.position = position
@@ -111,6 +120,7 @@ class ReadModels:
         self.runners = {r.name: r for r in runners}
         self.store = store
         self.rm = store_rm
+        self._batch = trio.Lock()
 
     async def synced(self, *names: str, timeout: float = 5.0) -> None:
         """Read-your-writes: wait until the named (or all) read models reached the current head."""
@@ -139,15 +149,24 @@ class ReadModels:
         runners = list(self.runners.values())
         wanted = {r.name: frozenset(r.projection.topics) for r in runners}
         while True:
-            head = self.store.head()
-            low = min(r.position for r in runners)
-            if low >= head:
-                return
-            events = await self.store.read_all(low, BATCH)
-            last = events[-1].position if events else head
-            for runner in runners:
-                topics = wanted[runner.name]
-                mine = [e for e in events if e.position > runner.position and (not topics or e.type in topics)]
-                if mine:
-                    await runner._apply(mine)
-                runner._advance(last)
+            # One batch at a time under the lock: `hold()` (the store switch) never sees a batch
+            # half applied, nor a batch read from one store applied to the other's read models.
+            async with self._batch:
+                head = self.store.head()
+                low = min(r.position for r in runners)
+                if low >= head:
+                    return
+                events = await self.store.read_all(low, BATCH)
+                last = events[-1].position if events else head
+                for runner in runners:
+                    topics = wanted[runner.name]
+                    mine = [e for e in events if e.position > runner.position and (not topics or e.type in topics)]
+                    if mine:
+                        await runner._apply(mine)
+                    runner._advance(last)
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        """No batch is being applied while this is held (the follower waits)."""
+        async with self._batch:
+            yield

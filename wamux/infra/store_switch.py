@@ -296,9 +296,10 @@ class StoreSwitcher:
             for runner in runners:
                 await runner.catch_up()
             marks["target_read_models"] = time.perf_counter()
-            await self.read_models.synced(timeout=10)
-            marks["source_read_models"] = time.perf_counter()
-            self._swap(provider, url, target_settings, recorder, rm, runners)
+            # The live read models may lag behind the source; it does not matter: the target's are
+            # complete, and they take over with their own positions while no batch is in flight.
+            async with self.read_models.hold():
+                self._swap(provider, url, target_settings, recorder, rm, runners)
         finally:
             paused.release()
         pause_ms = (time.perf_counter() - pause_started) * 1000
@@ -339,7 +340,7 @@ class StoreSwitcher:
         positions = {r.name: r.position for r in runners}
         for name, runner in self.read_models.runners.items():
             runner.read_models = rm
-            runner.position = positions[name]
+            runner.move_to(positions[name])
         if self.on_swap is not None:
             self.on_swap(rm)
         self.settings = dataclasses.replace(
