@@ -11,8 +11,9 @@ import trio.testing
 
 from tests.unit import test_actor_connection as actor_rig
 from tests.unit.test_actor_connection import JID, Rig, linked, reach, sim, until
+from wamux.actors.instance_actor import InstanceFailedError
 from wamux.actors.supervisor import RestartPolicy
-from wamux.domain.errors import NotFound, Unavailable
+from wamux.domain.errors import NotFound
 from wamux.domain.events import InstanceFailed
 
 rig = actor_rig.rig  # the same fixture as the actor tests
@@ -97,9 +98,10 @@ async def test_commands_to_a_failed_actor_answer_at_once(rig: Rig, autojump_cloc
     sim(sup).set_faults(actor.id, {"crashNextConnects": 100})
     await sim(sup).disconnect(actor.id, "connection_lost", False)
     await given_up(rig, actor.id)
-    with trio.fail_after(60), pytest.raises(Unavailable):
+    with trio.fail_after(60), pytest.raises(InstanceFailedError) as failed:
         await actor.ask(lambda: actor.update({"name": "x"}))
-    with trio.fail_after(60), pytest.raises(Unavailable):
+    assert failed.value.code == "instance_failed" and "reconnect" in failed.value.message
+    with trio.fail_after(60), pytest.raises(InstanceFailedError):
         await actor.ask(actor.logout)
 
 

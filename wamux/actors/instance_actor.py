@@ -96,6 +96,12 @@ class _Reply:
     error: BaseException | None = None
 
 
+class InstanceFailedError(Conflict):
+    """The supervisor gave up on this instance; only /reconnect brings it back."""
+
+    code = "instance_failed"
+
+
 class Stopped(Exception):
     """The actor was asked to stop (instance deleted)."""
 
@@ -151,6 +157,11 @@ class InstanceActor:
     async def ask(self, fn: Callable[[], Awaitable[T]]) -> T:
         """Run `fn` inside the actor, after every command queued before it; returns its result."""
         if self.stopping:
+            if self.status == "failed":
+                raise InstanceFailedError(
+                    "instance failed and was stopped; POST /api/instances/{id}/reconnect restarts it",
+                    details={"status": "failed"},
+                )
             raise Unavailable("instance is shutting down")
         reply = _Reply(trio.Event())
         self._mailbox_send.send_nowait((fn, reply))

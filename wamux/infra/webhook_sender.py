@@ -147,6 +147,9 @@ class WebhookDispatcher:
     async def post(self, url: str, headers: dict[str, str], body: bytes) -> tuple[int | None, str | None, float]:
         """One POST; (status code, error, latency ms). Never raises for network trouble."""
         started = time.perf_counter()
+        # Receivers can always tell wamux by its User-Agent, whatever custom headers say.
+        headers = {k: v for k, v in headers.items() if k.lower() != "user-agent"}
+        headers["User-Agent"] = USER_AGENT
         try:
             response = await self.client.post(url, content=body, headers=headers)
         except httpx.TimeoutException:
@@ -254,7 +257,14 @@ class WebhookDispatcher:
         now = self.clock.now_ms()
         body = body_bytes("test", {"instanceId": instance_id, "message": "wamux webhook test"}, now)
         headers = {str(k): str(v) for k, v in (settings.get("headers") or {}).items()}
-        headers.update({"Content-Type": "application/json", "X-Webhook-Event": "test", "X-Webhook-Id": f"test-{now}"})
+        headers.update(
+            {
+                "Content-Type": "application/json",
+                "X-Webhook-Event": "test",
+                "X-Webhook-Id": f"test-{now}",
+                "X-Webhook-Attempt": "1",
+            }
+        )
         if settings.get("secret"):
             headers["X-Webhook-Signature"] = signature(settings["secret"], body)
         status_code, error, latency = await self.post(url, headers, body)
