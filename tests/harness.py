@@ -96,6 +96,25 @@ class ServerProcess:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
 
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run `wamux <args>` on this server's DATA_DIR and store (the server should be stopped)."""
+        env = {
+            **os.environ,
+            **self.env,
+            "DATA_DIR": str(self.data_dir),
+            "JWT_SECRET": JWT_SECRET,
+            "WHATSAPP_TRANSPORT": "simulator",
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "wamux.infra.cli", *args],
+            env=env,
+            cwd=self.data_dir,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
     def admin_token(self) -> str:
         r = httpx.post(self.url + "/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
         r.raise_for_status()

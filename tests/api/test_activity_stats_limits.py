@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import trio
 
-from tests.harness import JWT_SECRET, Api
+from tests.harness import Api
 
 
 async def test_activity_of_a_scripted_lifecycle(server_factory) -> None:
@@ -109,15 +105,7 @@ async def test_stats_match_and_survive_a_rebuild(server_factory, tmp_path) -> No
     assert system["usage"]["messagesSent"] == 6 and system["usage"]["messagesReceived"] == 3
     srv.stop()
 
-    env = {**os.environ, **srv.env, "DATA_DIR": str(data), "JWT_SECRET": JWT_SECRET, "WHATSAPP_TRANSPORT": "simulator"}
-    out = subprocess.run(
-        [sys.executable, "-m", "wamux.infra.cli", "rebuild"],
-        env=env,
-        cwd=data,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = srv.cli("rebuild")
     assert out.returncode == 0, out.stderr
     again = server_factory(data)
     async with Api(again.url, api_key=alice["apiKey"]) as a:

@@ -12,7 +12,7 @@ from typing import Any
 
 import trio
 
-from tests.harness import JWT_SECRET, Api
+from tests.harness import Api
 from tests.mongod_fixture import MongodServer, _free_port, _mongod_binary
 from wamux.infra.mongo_readmodels import MongoReadModelStore
 from wamux.infra.mongo_store import open_mongo_recorder
@@ -106,15 +106,7 @@ async def test_switch_under_load_both_ways_and_restart(server_factory, provider:
         else str(Path(target_where).with_name(Path(target_where).stem + ".readmodels.db"))
     )
     before = read_models_of(target, rm_where)
-    env = {**os.environ, **srv.env, "DATA_DIR": str(data), "JWT_SECRET": JWT_SECRET, "WHATSAPP_TRANSPORT": "simulator"}
-    out = subprocess.run(
-        [sys.executable, "-m", "wamux.infra.cli", "rebuild"],
-        env=env,
-        cwd=data,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    out = srv.cli("rebuild")
     assert out.returncode == 0, out.stderr
     rebuilt = read_models_of(target, rm_where)
     for name in before:  # the switched read models equal a fresh rebuild
