@@ -65,8 +65,6 @@ def create_app(services: Services, *, log: Any, public_dir: Path | None = None) 
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)
-    for bp in services.extras.get("blueprints", []):
-        app.register_blueprint(bp)
     install_error_handlers(app, log)
 
     @app.before_request

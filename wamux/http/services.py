@@ -29,12 +29,6 @@ class MediaFiles(Protocol):
     def open_path(self, rel: str) -> Path | None: ...
 
 
-class FetchedMediaLike(Protocol):
-    data: bytes
-    mime_type: str
-    file_name: str | None
-
-
 class MediaFetch(Protocol):
     async def fetch(self, url: str, file_name: str | None = None) -> Any: ...
 

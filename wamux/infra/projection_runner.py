@@ -48,14 +48,6 @@ class ProjectionRunner:
         await trio.to_thread.run_sync(self.read_models.ensure, self.projection.collections, limiter=self.limiter)
         self.position = await trio.to_thread.run_sync(self.read_models.position, self.name, limiter=self.limiter)
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        await self.prepare()
-        await self.catch_up()
-        task_status.started()
-        while True:
-            await self.store.wait_beyond(self.position)
-            await self.catch_up()
-
     async def catch_up(self, progress: object | None = None) -> int:
         """Apply every event up to the current head; returns how many were applied."""
         applied = 0

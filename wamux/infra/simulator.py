@@ -34,7 +34,6 @@ from wamux.actors.transport import (
 )
 from wamux.domain.errors import Conflict, NotFound, ValidationFailed
 from wamux.domain.ids import random_message_id
-from wamux.domain.phones import is_group, jid_number
 
 QR_REFRESH_S = 20.0
 FAULT_KEYS = {
@@ -296,8 +295,3 @@ class SimulatorTransport:
                 raise ValidationFailed(f"{key} must be true or false", details={key: "invalid"})
             current[key] = value
         return dict(current)
-
-
-def contact_from(phone_or_jid: str, name: str | None, group: bool) -> RemoteContact:
-    jid = phone_or_jid
-    return RemoteContact(jid=jid, name=name, number=jid_number(jid), is_group=group or is_group(jid))
