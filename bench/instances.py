@@ -53,6 +53,7 @@ def _server_core(data_dir: Path, transport: str) -> Any:
         transport=transport,
         simulator_qr_interval_ms=600_000,
         jwt_secret="bench-secret-0123456789abcdef",
+        dev_mode=True,  # a secret key kept in DATA_DIR
     )
     # A long back-off: a failed neonize dial is measured once, not retried during the run.
     server = Server(settings, actor_settings=ActorSettings(backoff_initial_s=600, liveness_interval_s=600))

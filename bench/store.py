@@ -525,7 +525,12 @@ async def bench_switch(report: Report, sizes: Sizes, tmp: Path, mongod: Any) -> 
 
     data = tmp / "switch"
     settings = load_settings(
-        {"DATA_DIR": str(data), "JWT_SECRET": "bench-secret-0123456789-abcdef", "WHATSAPP_TRANSPORT": "simulator"},
+        {
+            "DATA_DIR": str(data),
+            "JWT_SECRET": "bench-secret-0123456789-abcdef",
+            "WAMUX_DEV": "1",  # a secret key kept in DATA_DIR
+            "WHATSAPP_TRANSPORT": "simulator",
+        },
         env_file=None,
     )
     server = Server(settings)

@@ -17,6 +17,7 @@ import trio
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-1"
 JWT_SECRET = "test-secret-0123456789abcdef-0123456789"
+SECRET_KEY = "X35VnPvbLRYLI+mONIGWd+h0ekV1H1e09MDl5vdhETU="  # WAMUX_SECRET_KEY: encrypts webhook secrets at rest
 
 
 def free_port() -> int:
@@ -48,6 +49,7 @@ class ServerProcess:
             "HOST": "127.0.0.1",
             "DATA_DIR": str(self.data_dir),
             "JWT_SECRET": JWT_SECRET,
+            "WAMUX_SECRET_KEY": SECRET_KEY,
             "ADMIN_EMAIL": ADMIN_EMAIL,
             "ADMIN_PASSWORD": ADMIN_PASSWORD,
             "WHATSAPP_TRANSPORT": "simulator",
@@ -100,10 +102,11 @@ class ServerProcess:
         """Run `wamux <args>` on this server's DATA_DIR and store (the server should be stopped)."""
         env = {
             **os.environ,
-            **self.env,
             "DATA_DIR": str(self.data_dir),
             "JWT_SECRET": JWT_SECRET,
+            "WAMUX_SECRET_KEY": SECRET_KEY,
             "WHATSAPP_TRANSPORT": "simulator",
+            **self.env,  # as for `start`: the test's own settings (store, key) win
         }
         return subprocess.run(
             [sys.executable, "-m", "wamux.infra.cli", *args],

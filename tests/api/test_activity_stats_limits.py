@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from tests.harness import Api
+from tests.harness import Api, ServerProcess
 
 
 async def test_activity_of_a_scripted_lifecycle(server_factory) -> None:
@@ -118,16 +118,20 @@ async def test_stats_match_and_survive_a_rebuild(server_factory, tmp_path) -> No
     assert after_a1["usage"]["dailyStats"][0]["messagesReceived"] == 2
 
 
-async def test_message_limit_refuses_the_next_send_and_records_once(admin: Api) -> None:
-    iid = await admin.connected_instance("Limited", limits={"maxMessagesSent": 3, "period": "day"})
-    for i in range(3):
-        r = await admin.post(f"/api/whatsapp/{iid}/send", json={"phone": "79001234567", "message": f"ok{i}"})
-        assert r.status_code == 200
-    for _ in range(2):
-        r = await admin.post(f"/api/whatsapp/{iid}/send", json={"phone": "79001234567", "message": "too many"})
-        assert r.status_code == 429 and r.json()["code"] == "limit_exceeded"
-        details = r.json()["details"]
-        assert details["exceededLimits"] == ["maxMessagesSent"] and details["usage"]["messagesSent"] == 3
+async def test_message_limit_refuses_the_next_send_and_records_once(
+    admin: Api, server: ServerProcess, unique_email
+) -> None:
+    owner = await admin.new_user(unique_email("sender"))
+    async with Api(server.url, api_key=owner["apiKey"]) as user:  # admins are never limited: a plain user's
+        iid = await user.connected_instance("Limited", admin=admin, limits={"maxMessagesSent": 3, "period": "day"})
+        for i in range(3):
+            r = await user.post(f"/api/whatsapp/{iid}/send", json={"phone": "79001234567", "message": f"ok{i}"})
+            assert r.status_code == 200
+        for _ in range(2):
+            r = await user.post(f"/api/whatsapp/{iid}/send", json={"phone": "79001234567", "message": "too many"})
+            assert r.status_code == 429 and r.json()["code"] == "limit_exceeded"
+            details = r.json()["details"]
+            assert details["exceededLimits"] == ["maxMessagesSent"] and details["usage"]["messagesSent"] == 3
     outbox = (await admin.get(f"/api/simulator/instances/{iid}/outbox")).json()["messages"]
     assert len(outbox) == 3
     logs = (await admin.get(f"/api/instances/{iid}/activity", params={"actions": "limit_exceeded"})).json()["logs"]
@@ -136,11 +140,13 @@ async def test_message_limit_refuses_the_next_send_and_records_once(admin: Api) 
     assert len(feed) == 1 and feed[0]["data"]["usage"]["messagesSent"] == 3
 
 
-async def test_api_call_limit(admin: Api) -> None:
-    inst = await admin.create_instance("Calls", limits={"maxApiCalls": 5, "period": "month"})
-    codes = [(await admin.get(f"/api/instances/{inst['id']}/status")).status_code for _ in range(7)]
-    assert codes == [200] * 5 + [429, 429]
-    r = await admin.get(f"/api/instances/{inst['id']}/status")
-    assert r.json()["details"]["exceededLimits"] == ["maxApiCalls"]
-    logs = (await admin.get("/api/instances")).json()
-    assert any(i["id"] == inst["id"] for i in logs["instances"])  # other routes still work
+async def test_api_call_limit(admin: Api, server: ServerProcess, unique_email) -> None:
+    owner = await admin.new_user(unique_email("caller"))
+    async with Api(server.url, api_key=owner["apiKey"]) as user:
+        inst = await user.create_instance("Calls", limits={"maxApiCalls": 5, "period": "month"})
+        codes = [(await user.get(f"/api/instances/{inst['id']}/status")).status_code for _ in range(7)]
+        assert codes == [200] * 5 + [429, 429]
+        r = await user.get(f"/api/instances/{inst['id']}/status")
+        assert r.json()["details"]["exceededLimits"] == ["maxApiCalls"]
+        logs = (await user.get("/api/instances")).json()
+        assert any(i["id"] == inst["id"] for i in logs["instances"])  # other routes still work

@@ -180,7 +180,7 @@ async def test_errors_are_json(admin: Api) -> None:
     assert r.status_code == 404 and r.json()["code"] == "not_found"
     r = await admin.http.request("PATCH", "/api/instances")
     assert r.status_code == 405 and r.json()["code"] == "method_not_allowed"
-    r = await admin.post("/api/instances", content=b"[1,2]")
+    r = await admin.post("/api/instances", content=b"[1,2]", headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["code"] == "invalid_json"
 
 

@@ -227,16 +227,19 @@ async def test_idempotency_key_returns_the_first_answer(admin: Api) -> None:
     assert [m["body"] for m in outbox] == ["once"]
 
 
-async def test_private_media_url_refused_by_default(admin: Api) -> None:
-    iid = await admin.connected_instance("SSRF")
-    for url in (
-        "http://127.0.0.1:9/x.png",
-        "http://169.254.169.254/latest/meta-data",
-        "http://10.0.0.1/a",
-        "file:///etc/passwd",
-    ):
-        r = await admin.post(f"/api/whatsapp/{iid}/send-media", json={"phone": "79001234567", "url": url})
-        assert r.status_code == 400, (url, r.text)
+async def test_private_media_url_refused_by_default(admin: Api, server: ServerProcess, unique_email) -> None:  # type: ignore[no-untyped-def]
+    # §8: users may not make the server fetch private addresses; admins may (a plain user here).
+    user = await admin.new_user(unique_email("media-ssrf"))
+    async with Api(server.url, api_key=user["apiKey"]) as plain:
+        iid = await plain.connected_instance("SSRF", admin=admin)
+        for url, code in (
+            ("http://127.0.0.1:9/x.png", "url_not_allowed"),
+            ("http://169.254.169.254/latest/meta-data", "url_not_allowed"),
+            ("http://10.0.0.1/a", "url_not_allowed"),
+            ("file:///etc/passwd", "validation_error"),
+        ):
+            r = await plain.post(f"/api/whatsapp/{iid}/send-media", json={"phone": "79001234567", "url": url})
+            assert r.status_code == 400 and r.json()["code"] == code, (url, r.text)
 
 
 async def test_send_media_and_files(server_factory) -> None:

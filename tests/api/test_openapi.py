@@ -224,7 +224,8 @@ async def _flow(check: Checker, admin: Api, anon: httpx.AsyncClient, server: Ser
     await call(anon, "GET", "/api/health", 200)
     await call(anon, "GET", "/api/auth/me", 401)
     await call(anon, "POST", "/api/auth/login", 401, json={"email": "nobody@example.com", "password": "wrong-pass"})
-    await call(anon, "POST", "/api/auth/login", 400, content=b"{")
+    await call(anon, "POST", "/api/auth/login", 400, content=b"{", headers={"Content-Type": "application/json"})
+    await call(anon, "POST", "/api/auth/login", 415, content=b"{}")
     await call(admin, "GET", "/api/auth/me", 200)
 
     # Users
@@ -296,7 +297,7 @@ async def _flow(check: Checker, admin: Api, anon: httpx.AsyncClient, server: Ser
     upload = {"file": ("note.txt", b"plain text file for the spec check\n", "text/plain")}
     await call(admin, "POST", wa + "/send-file", 200, data={"phone": "79001234567", "caption": "a"}, files=upload)
     await call(admin, "POST", wa + "/send-file", 400, json={})
-    await call(admin, "POST", wa + "/send-media", 400, json={"phone": "79001234567", "url": f"{server.url}/x.png"})
+    await call(admin, "POST", wa + "/send-media", 400, json={"phone": "79001234567", "url": "ftp://example.com/x.png"})
     await call(admin, "GET", sim + "/outbox", 200)
     await call(admin, "POST", sim + "/receipt", 200, json={"messageId": sent["id"], "status": "delivered"})
     await call(admin, "POST", sim + "/receipt", 200, json={"messageId": sent["id"], "status": "read"})
@@ -404,18 +405,20 @@ async def _flow(check: Checker, admin: Api, anon: httpx.AsyncClient, server: Ser
     await call(admin, "DELETE", "/api/users/{userId}", 200)
     assert uid
 
-    # Limits: the (N+1)th send is 429 and `limit_exceeded` is in the feed
+    # Limits: a plain user's (N+1)th send is 429 (admins are never limited) and `limit_exceeded` is in the feed
     one_send = {"name": "Limited", "limits": {"maxMessagesSent": 1}}
-    limited = await call(admin, "POST", "/api/instances", 201, json=one_send)
-    call.ids["instanceId"] = limited["id"]
-    await admin.wait_qr(limited["id"])
-    await call(admin, "POST", sim + "/scan", 200, json={})
-    await admin.wait_status(limited["id"], "connected")
-    await call(admin, "POST", wa + "/send", 200, json={"phone": "79001234567", "message": "one"})
-    await call(admin, "POST", wa + "/send", 429, json={"phone": "79001234567", "message": "two"})
-    page = await call(admin, "GET", inst + "/events", 200)
-    assert "limit_exceeded" in {e["type"] for e in page["events"]}
-    await call(admin, "DELETE", inst, 200)
+    owner = await admin.new_user(f"limited-{id(object())}@example.com")
+    async with Api(server.url, api_key=owner["apiKey"]) as plain:
+        limited = await call(plain, "POST", "/api/instances", 201, json=one_send)
+        call.ids["instanceId"] = limited["id"]
+        await plain.wait_qr(limited["id"])
+        await call(admin, "POST", sim + "/scan", 200, json={})
+        await plain.wait_status(limited["id"], "connected")
+        await call(plain, "POST", wa + "/send", 200, json={"phone": "79001234567", "message": "one"})
+        await call(plain, "POST", wa + "/send", 429, json={"phone": "79001234567", "message": "two"})
+        page = await call(plain, "GET", inst + "/events", 200)
+        assert "limit_exceeded" in {e["type"] for e in page["events"]}
+        await call(plain, "DELETE", inst, 200)
 
     # Database (read-only here: a real switch is test_store_switch's business)
     status = await call(admin, "GET", "/api/db/status", 200)

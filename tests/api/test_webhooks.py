@@ -28,23 +28,23 @@ async def test_every_event_with_body_headers_and_signature(server_factory) -> No
     with Receiver() as rx:
         url = rx.on("/all")
         async with Api(srv.url, token=srv.admin_token()) as api:
-            iid = await api.connected_instance(
-                "Hooks",
-                **hook_settings(
-                    url,
-                    webhookSecret="s3cret",
-                    headers={"X-Tenant": "acme"},
-                    notifyDelivery=True,
-                    notifyRead=True,
-                    limits={"maxMessagesSent": 1},
-                ),
-            )
-            mid = (await api.post(f"/api/whatsapp/{iid}/send", json={"phone": "79001234567", "message": "hi"})).json()[
-                "id"
-            ]
-            assert (
-                await api.post(f"/api/whatsapp/{iid}/send", json={"phone": "79001234567", "message": "2"})
-            ).status_code == 429
+            owner = await api.new_user("hooks-owner@example.com")
+            async with Api(srv.url, api_key=owner["apiKey"]) as user:  # admins are never limited
+                iid = await user.connected_instance(
+                    "Hooks",
+                    admin=api,
+                    **hook_settings(
+                        url,
+                        webhookSecret="s3cret",
+                        headers={"X-Tenant": "acme"},
+                        notifyDelivery=True,
+                        notifyRead=True,
+                        limits={"maxMessagesSent": 1},
+                    ),
+                )
+                send = f"/api/whatsapp/{iid}/send"
+                mid = (await user.post(send, json={"phone": "79001234567", "message": "hi"})).json()["id"]
+                assert (await user.post(send, json={"phone": "79001234567", "message": "2"})).status_code == 429
             await api.post(f"/api/simulator/instances/{iid}/receipt", json={"messageId": mid, "status": "delivered"})
             await api.post(f"/api/simulator/instances/{iid}/receipt", json={"messageId": mid, "status": "read"})
             await api.post(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness import JWT_SECRET, Api, ServerProcess
+from tests.harness import JWT_SECRET, SECRET_KEY, Api, ServerProcess
 
 # Variables of the outer environment that would change what the commands see.
 OWN_VARIABLES = {
@@ -47,7 +47,14 @@ COMMANDS = [
 def wamux(data_dir: Path, *args: str, drop: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess[str]:
     """`python -m wamux.infra.cli ARGS` with DATA_DIR=data_dir, run from a folder without a .env."""
     full = {k: v for k, v in os.environ.items() if k not in OWN_VARIABLES}
-    full.update(DATA_DIR=str(data_dir), JWT_SECRET=JWT_SECRET, WHATSAPP_TRANSPORT="simulator", BCRYPT_ROUNDS="4", **env)
+    full.update(
+        DATA_DIR=str(data_dir),
+        JWT_SECRET=JWT_SECRET,
+        WAMUX_SECRET_KEY=SECRET_KEY,
+        WHATSAPP_TRANSPORT="simulator",
+        BCRYPT_ROUNDS="4",
+    )
+    full.update(env)
     for name in drop:
         full.pop(name, None)
     data_dir.parent.mkdir(parents=True, exist_ok=True)

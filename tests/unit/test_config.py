@@ -9,10 +9,11 @@ import pytest
 from wamux.infra.config import ConfigError, load_settings, parse_duration
 
 SECRET = "a-random-secret-of-32-characters!"
+KEY = "X35VnPvbLRYLI+mONIGWd+h0ekV1H1e09MDl5vdhETU="
 
 
 def load(**env: str):  # type: ignore[no-untyped-def]
-    return load_settings({"JWT_SECRET": SECRET, **env}, env_file=None)
+    return load_settings({"JWT_SECRET": SECRET, "WAMUX_SECRET_KEY": KEY, **env}, env_file=None)
 
 
 def refused(**env: str) -> str:
@@ -130,6 +131,8 @@ def test_mongodb_with_url() -> None:
         ("SIMULATOR_QR_INTERVAL_MS", "1"),
         ("BCRYPT_ROUNDS", "99"),
         ("MAX_BODY_MB", "0"),
+        ("MAX_INSTANCES_PER_USER", "0"),
+        ("MAX_INSTANCES_PER_USER", "many"),
     ],
 )
 def test_every_error_names_its_variable(name: str, value: str) -> None:
@@ -155,8 +158,47 @@ def test_simulator_knobs() -> None:
     assert (s.transport, s.qr_max_attempts, s.simulator_qr_interval_ms) == ("simulator", 3, 200)
 
 
+def test_access_knobs() -> None:
+    """The instance quota and proxy trust (API-2 §8): safe defaults, explicit overrides."""
+    s = load()
+    assert (s.max_instances_per_user, s.trust_proxy) == (100, False)
+    s = load(MAX_INSTANCES_PER_USER="3", TRUST_PROXY="1")
+    assert (s.max_instances_per_user, s.trust_proxy) == (3, True)
+
+
 def test_env_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
-    env_file.write_text(f"JWT_SECRET={SECRET}\nPORT=4000\nLOG_LEVEL=debug\n")
+    env_file.write_text(f"JWT_SECRET={SECRET}\nWAMUX_SECRET_KEY={KEY}\nPORT=4000\nLOG_LEVEL=debug\n")
     s = load_settings({"PORT": "5000"}, env_file=str(env_file))
     assert (s.jwt_secret, s.port, s.log_level) == (SECRET, 5000, "debug")
+
+
+# ---- WAMUX_SECRET_KEY (API-2 §8: secrets at rest) ----------------------------------------------
+
+
+def test_secret_key_is_read() -> None:
+    assert load().secret_key == KEY
+
+
+def test_secret_key_is_required_outside_dev_mode() -> None:
+    message = refused(JWT_SECRET=SECRET)
+    assert "WAMUX_SECRET_KEY: required" in message and "JWT_SECRET" not in message
+
+
+@pytest.mark.parametrize("key", ["not base64!", "c2hvcnQ=", KEY[:-4]])
+def test_secret_key_must_be_a_base64_aes_key(key: str) -> None:
+    message = refused(JWT_SECRET=SECRET, WAMUX_SECRET_KEY=key)
+    assert "WAMUX_SECRET_KEY" in message and key not in message
+
+
+def test_dev_mode_leaves_the_key_to_data_dir() -> None:
+    s = load_settings({"WAMUX_DEV": "1"}, env_file=None)
+    assert s.secret_key is None  # resolved when the store opens: DATA_DIR/dev-secret.key
+    assert load_settings({"WAMUX_DEV": "1", "WAMUX_SECRET_KEY": KEY}, env_file=None).secret_key == KEY
+
+
+def test_allow_private_urls_and_its_old_name() -> None:
+    assert load().allow_private_urls is False
+    assert load(ALLOW_PRIVATE_URLS="1").allow_private_urls is True
+    assert load(MEDIA_ALLOW_PRIVATE_URLS="1").allow_private_urls is True  # the old name stays an alias
+    assert load(ALLOW_PRIVATE_URLS="0", MEDIA_ALLOW_PRIVATE_URLS="1").allow_private_urls is False  # the new name wins

@@ -97,3 +97,20 @@ def test_rotate_then_delete_then_conflict() -> None:
     for command in (user.delete, lambda: user.rotate_api_key("x"), lambda: user.update({"role": "admin"})):
         with pytest.raises(Conflict):
             command()
+
+
+def test_token_version_moves_with_password_changes_only() -> None:
+    """JWTs carry this number (API-2 §8 "Sessions"): a new password must move it, nothing else may."""
+    user = new_user()
+    for events in (
+        user.update({"first_name": "Jo", "role": "admin"}),
+        user.rotate_api_key("k2"),
+        user.seen("2024-01-01"),
+    ):
+        for event in events:
+            user.apply(event, 2_000)
+    assert user.token_version == 0
+    for n in (1, 2):
+        for event in user.update({"password_hash": f"$2b$new{n}"}):
+            user.apply(event, 3_000)
+        assert user.token_version == n

@@ -131,6 +131,7 @@ def test_compose_has_wamux_and_a_mongodb_replica_set_of_one() -> None:
     assert env["DATABASE_PROVIDER"] == "mongodb"
     assert env["DATABASE_URL"].startswith("mongodb://mongo:27017/") and "replicaSet=rs0" in env["DATABASE_URL"]
     assert env["JWT_SECRET"] == "${JWT_SECRET:?set JWT_SECRET}"  # refuses to start the stack without one
+    assert env["WAMUX_SECRET_KEY"] == "${WAMUX_SECRET_KEY:?set WAMUX_SECRET_KEY}"  # and without the at-rest key
     assert {"ADMIN_EMAIL", "ADMIN_PASSWORD", "ADMIN_FIRST_NAME", "ADMIN_LAST_NAME", "WHATSAPP_TRANSPORT"} <= set(env)
     # Named volumes only, each declared.
     for service in services.values():
@@ -181,3 +182,37 @@ def test_dockerfile_copies_what_exists_and_documents_its_variables() -> None:
 @pytest.mark.parametrize("path", ["docs/openapi.yaml", "docker-compose.yml"])
 def test_yaml_files_parse(path: str) -> None:
     assert yaml.safe_load((ROOT / path).read_text())
+
+
+# ---- scripts/serve ------------------------------------------------------------------------------
+
+
+def test_serve_script_writes_its_secrets_to_env_once(tmp_path: Path) -> None:
+    """First start: a JWT_SECRET and a valid WAMUX_SECRET_KEY in .env; later starts keep them."""
+    import base64
+    import shutil
+    import subprocess
+    import sys
+
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "serve", tmp_path / "scripts" / "serve")
+    (tmp_path / "pyproject.toml").write_text("")
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    # Stand-ins: the real interpreter (with eventsourcing), and a `wamux` that only says it was run.
+    (bin_dir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    (bin_dir / "wamux").write_text('#!/bin/sh\necho "served $*"\n')
+    for tool in ("python", "wamux"):
+        (bin_dir / tool).chmod(0o755)
+    (tmp_path / ".venv" / ".installed").touch()
+    env = {"PATH": "/usr/bin:/bin"}
+
+    def serve() -> dict[str, str]:
+        out = subprocess.run(["bash", "scripts/serve"], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert out.returncode == 0 and "served serve" in out.stdout, out.stderr
+        return dict(line.split("=", 1) for line in (tmp_path / ".env").read_text().splitlines())
+
+    first = serve()
+    assert len(first["JWT_SECRET"]) >= 32
+    assert len(base64.b64decode(first["WAMUX_SECRET_KEY"], validate=True)) == 32
+    assert serve() == first

@@ -5,6 +5,8 @@ Same rig as the actor tests (real simulator, real SQLite store, trio's autojump 
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import trio
 import trio.testing
@@ -13,7 +15,7 @@ from tests.unit import test_actor_connection as actor_rig
 from tests.unit.test_actor_connection import JID, Rig, linked, reach, sim, until
 from wamux.actors.instance_actor import InstanceFailedError
 from wamux.actors.supervisor import RestartPolicy
-from wamux.domain.errors import NotFound
+from wamux.domain.errors import InstanceQuotaExceeded, NotFound
 from wamux.domain.events import InstanceFailed
 
 rig = actor_rig.rig  # the same fixture as the actor tests
@@ -185,3 +187,31 @@ async def test_status_before_the_first_connection_after_restart(
     await rig.stop(first)
     second = await rig.supervisor(rig.transport())
     assert second.get(actor.id).status in ("connecting", "disconnected")
+
+
+async def test_the_instance_quota_holds_under_concurrent_creates(
+    rig: Rig, autojump_clock: trio.testing.MockClock
+) -> None:
+    """MAX_INSTANCES_PER_USER (API-2 §8 "Quotas"): parallel creates at the limit must not both pass."""
+    sup = await rig.supervisor(policy=POLICY)
+    sup.max_instances_per_user = 2
+    outcomes: list[str] = []
+
+    async def create(user_id: str, *, unlimited: bool = False) -> None:
+        try:
+            await sup.create(user_id, {"name": "Q"}, unlimited=unlimited)
+            outcomes.append(f"{user_id}:created")
+        except InstanceQuotaExceeded as exc:
+            assert exc.code == "instance_quota_exceeded" and exc.details == {"limit": 2}
+            outcomes.append(f"{user_id}:refused")
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(5):
+            nursery.start_soon(create, "user-1")
+        for _ in range(3):
+            nursery.start_soon(functools.partial(create, "admin-1", unlimited=True))
+    assert sorted(outcomes) == ["admin-1:created"] * 3 + ["user-1:created"] * 2 + ["user-1:refused"] * 3
+    assert len(sup.visible("user-1")) == 2
+    await sup.delete(sup.visible("user-1")[0].id)  # a deleted instance frees its place
+    await create("user-1")
+    assert outcomes[-1] == "user-1:created" and len(sup.visible("user-1")) == 2

@@ -11,8 +11,6 @@ import bcrypt
 import trio
 
 API_KEY_PREFIX = "wmx_"
-# A valid hash to check against when the email is unknown, so both failures cost the same time.
-_DUMMY_HASH = bcrypt.hashpw(b"not-a-password", bcrypt.gensalt(rounds=4)).decode()
 
 
 async def hash_password(password: str, rounds: int) -> str:
@@ -22,17 +20,16 @@ async def hash_password(password: str, rounds: int) -> str:
     return await trio.to_thread.run_sync(work)
 
 
-async def verify_password(password: str, password_hash: str | None) -> bool:
-    target = password_hash or _DUMMY_HASH
+async def verify_password(password: str, password_hash: str) -> bool:
+    """Check a password against a bcrypt hash in a worker thread; a malformed hash never matches."""
 
     def work() -> bool:
         try:
-            return bcrypt.checkpw(password.encode()[:72], target.encode())
+            return bcrypt.checkpw(password.encode()[:72], password_hash.encode())
         except ValueError:
             return False
 
-    ok = await trio.to_thread.run_sync(work)
-    return ok and password_hash is not None
+    return await trio.to_thread.run_sync(work)
 
 
 def new_api_key() -> str:

@@ -65,6 +65,7 @@ from wamux.domain.events import (
 from wamux.domain.instances import Instance
 from wamux.domain.phones import is_group, jid_number
 from wamux.domain.store import EventStore
+from wamux.domain.text import safe_file_name
 
 T = TypeVar("T")
 IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
@@ -415,6 +416,7 @@ class InstanceActor:
             size = len(m.media.data)
             mime = m.media.mime_type or mime
             file_name = m.media.file_name or file_name
+        file_name = safe_file_name(file_name)  # the sender chose it: no paths, controls or endless names
         return MessageReceived(
             instance_id=self.id,
             message_id=m.message_id,

@@ -17,7 +17,7 @@ import trio
 from wamux.actors.instance_actor import ActorSettings, InstanceActor, MediaStore
 from wamux.actors.transport import Transport
 from wamux.domain.clock import Clock
-from wamux.domain.errors import NotFound, Unavailable
+from wamux.domain.errors import InstanceQuotaExceeded, NotFound, Unavailable
 from wamux.domain.events import InstanceCreated, InstanceDeleted
 from wamux.domain.ids import new_id
 from wamux.domain.instances import Instance
@@ -45,6 +45,7 @@ class Supervisor:
         actor_settings: ActorSettings | None = None,
         policy: RestartPolicy | None = None,
         logger: Any = None,
+        max_instances_per_user: int | None = None,
     ) -> None:
         self.store = store
         self.transport = transport
@@ -57,6 +58,8 @@ class Supervisor:
         self._scopes: dict[str, trio.CancelScope] = {}
         self._nursery: trio.Nursery | None = None
         self.restarts: dict[str, int] = {}
+        self.max_instances_per_user = max_instances_per_user  # None: no quota
+        self._creating = trio.Lock()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -82,11 +85,19 @@ class Supervisor:
 
     # ---- lifecycle -------------------------------------------------------------------------
 
-    async def create(self, user_id: str, body: dict[str, Any]) -> InstanceActor:
+    async def create(self, user_id: str, body: dict[str, Any], *, unlimited: bool = False) -> InstanceActor:
+        """A new instance of `user_id`, within its quota unless `unlimited` (admins)."""
         instance_id = new_id()
         events = Instance.create(instance_id, user_id, body)  # validates before anything is written
-        await self.store.append(instance_id, events, 0)
-        return await self._start(instance_id)
+        # One create at a time: two creates at the quota must not both count before either is registered.
+        async with self._creating:
+            quota = self.max_instances_per_user
+            if quota is not None and not unlimited and len(self.visible(user_id)) >= quota:
+                raise InstanceQuotaExceeded(
+                    f"instance quota reached: at most {quota} instances per user", details={"limit": quota}
+                )
+            await self.store.append(instance_id, events, 0)
+            return await self._start(instance_id)
 
     async def _start(self, instance_id: str) -> InstanceActor:
         assert self._nursery is not None, "supervisor is not running"

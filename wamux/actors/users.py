@@ -13,19 +13,24 @@ from typing import Any
 import trio
 
 from wamux.actors.credentials import hash_api_key, hash_password, new_api_key, verify_password
-from wamux.domain.errors import Conflict, NotFound, ValidationFailed
+from wamux.actors.login_throttle import LoginThrottle
+from wamux.domain.clock import Clock, SystemClock
+from wamux.domain.errors import Conflict, NotFound, TooManyAttempts, ValidationFailed
 from wamux.domain.events import USER_EVENT_TYPES, RecordedEvent
 from wamux.domain.ids import new_id
 from wamux.domain.store import EventStore
+from wamux.domain.text import check_display_name
 from wamux.domain.users import User, check_password, check_role, normalize_email
 
 
 class UserDirectory:
     """Creates, changes and authenticates users."""
 
-    def __init__(self, store: EventStore, *, bcrypt_rounds: int = 12) -> None:
+    def __init__(self, store: EventStore, *, bcrypt_rounds: int = 12, clock: Clock | None = None) -> None:
         self.store = store
         self.bcrypt_rounds = bcrypt_rounds
+        self.throttle = LoginThrottle(clock or SystemClock())
+        self._unknown_hash: str | None = None
         self.users: dict[str, User] = {}
         self._by_email: dict[str, str] = {}
         self._by_key: dict[str, str] = {}
@@ -76,11 +81,28 @@ class UserDirectory:
     def count(self) -> int:
         return len(self.users)
 
-    async def login(self, email: str, password: str) -> User | None:
-        user_id = self._by_email.get(email.strip().lower())
+    async def login(self, email: str, password: str, *, client: str | None = None) -> User | None:
+        """The user if the password is right, else None; raises TooManyAttempts when throttled.
+
+        `client` is the caller's address (None: not known, only the email is throttled).
+        """
+        email = email.strip().lower()
+        retry_after = self.throttle.begin(email, client)
+        if retry_after is not None:
+            raise TooManyAttempts(f"too many failed logins; retry in {retry_after} s", retry_after_s=retry_after)
+        user_id = self._by_email.get(email)
         user = self.users.get(user_id) if user_id else None
-        ok = await verify_password(password, user.password_hash if user else None)
-        return user if ok else None
+        # An unknown email is checked against a hash of the same cost, so it takes as long as a wrong password.
+        ok = await verify_password(password, user.password_hash if user else await self._dummy_hash())
+        if not (ok and user):
+            return None
+        self.throttle.succeeded(email, client)
+        return user
+
+    async def _dummy_hash(self) -> str:
+        if self._unknown_hash is None:
+            self._unknown_hash = await hash_password(secrets.token_urlsafe(16), self.bcrypt_rounds)
+        return self._unknown_hash
 
     # ---- commands --------------------------------------------------------------------------
 
@@ -115,7 +137,7 @@ class UserDirectory:
             if api_name in body:
                 if not isinstance(body[api_name], str):
                     raise ValidationFailed(f"{api_name} must be a string", details={api_name: "invalid"})
-                changes[field] = body[api_name].strip()
+                changes[field] = check_display_name(api_name, body[api_name]).strip()
         if "email" in body:
             if not as_admin:
                 raise ValidationFailed("only an admin can change an email", details={"email": "forbidden"})

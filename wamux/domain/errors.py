@@ -44,6 +44,22 @@ class LimitExceeded(DomainError):
     code = "limit_exceeded"
 
 
+class InstanceQuotaExceeded(Conflict):
+    """The user already owns as many instances as `MAX_INSTANCES_PER_USER` allows."""
+
+    code = "instance_quota_exceeded"
+
+
+class TooManyAttempts(DomainError):
+    """Login throttled: too many failures for one email or one client address; retry later."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message, details={"retryAfter": retry_after_s})
+        self.retry_after_s = retry_after_s
+
+
 class ConcurrencyConflict(Conflict):
     """Two writers raced on one stream; the store's version check refused the second."""
 
@@ -60,3 +76,9 @@ class TransportFailed(DomainError):
     """WhatsApp refused or failed the operation."""
 
     code = "transport_failed"
+
+
+class UrlNotAllowed(ValidationFailed):
+    """An outbound URL leads to an address this caller may not reach (loopback, private, ...)."""
+
+    code = "url_not_allowed"

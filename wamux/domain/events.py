@@ -7,6 +7,7 @@ Every event belongs to one stream (a user or an instance). The store adds the en
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -28,6 +29,9 @@ class DomainEvent:
     """Base of every domain event. `type` is the stable wire name (also the store topic)."""
 
     type: ClassVar[str] = ""
+    # Payload fields that hold secrets, as dotted paths (`*` = every item of a list or dict): the
+    # store encrypts them at rest and exports redact them. Declare them here, next to the field.
+    secret_fields: ClassVar[tuple[str, ...]] = ()
 
     def payload(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -36,6 +40,42 @@ class DomainEvent:
     def from_payload(cls, data: dict[str, Any]) -> DomainEvent:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+REDACTED = "***"
+
+
+def map_secrets(cls: type[DomainEvent], payload: dict[str, Any], fn: Callable[[Any], Any]) -> dict[str, Any]:
+    """A copy of `payload` with `fn` applied to each set (not None) secret field of `cls`.
+
+    Only the containers on a secret's path are copied; missing keys and None values are left alone.
+    """
+    if not cls.secret_fields:
+        return payload
+    out = dict(payload)
+    for path in cls.secret_fields:
+        out = _map_path(out, path.split("."), fn)
+    return out
+
+
+def _map_path(node: Any, path: list[str], fn: Callable[[Any], Any]) -> Any:
+    if not path:
+        return node if node is None else fn(node)
+    head, rest = path[0], path[1:]
+    if head == "*":
+        if isinstance(node, list):
+            return [_map_path(item, rest, fn) for item in node]
+        if isinstance(node, dict):
+            return {k: _map_path(v, rest, fn) for k, v in node.items()}
+        return node
+    if not isinstance(node, dict) or head not in node:
+        return node
+    return {**node, head: _map_path(node[head], rest, fn)}
+
+
+def redact_secrets(event: DomainEvent) -> dict[str, Any]:
+    """The event's payload with every secret shown as `***` (for exports and listings)."""
+    return map_secrets(type(event), event.payload(), lambda _value: REDACTED)
 
 
 @dataclass(frozen=True)
@@ -109,6 +149,7 @@ class UserDeleted(DomainEvent):
 @dataclass(frozen=True)
 class InstanceCreated(DomainEvent):
     type: ClassVar[str] = "created"
+    secret_fields: ClassVar[tuple[str, ...]] = ("webhook_settings.secret",)
     instance_id: str
     user_id: str
     name: str
@@ -132,6 +173,7 @@ class InstanceUpdated(DomainEvent):
 @dataclass(frozen=True)
 class WebhookUpdated(DomainEvent):
     type: ClassVar[str] = "webhook_updated"
+    secret_fields: ClassVar[tuple[str, ...]] = ("webhook_settings.secret",)
     instance_id: str
     webhook_url: str | None
     webhook_enabled: bool

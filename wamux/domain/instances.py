@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
 
 from wamux.domain.errors import Conflict, ValidationFailed
 from wamux.domain.events import (
@@ -20,6 +19,8 @@ from wamux.domain.events import (
     ReconnectRequested,
     WebhookUpdated,
 )
+from wamux.domain.outbound import check_custom_headers, check_outbound_url
+from wamux.domain.text import check_display_name
 
 STATUSES = ("connecting", "qr", "connected", "disconnected", "logged_out", "failed")
 
@@ -48,7 +49,7 @@ def check_name(name: Any) -> str:
         raise _fail("name", "name is required")
     if len(name) > MAX_NAME:
         raise _fail("name", f"name must be at most {MAX_NAME} characters")
-    return name.strip()
+    return check_display_name("name", name).strip()
 
 
 def check_description(value: Any) -> str | None:
@@ -62,12 +63,8 @@ def check_description(value: Any) -> str | None:
 def check_webhook_url(value: Any) -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str):
-        raise _fail("webhookUrl", "webhookUrl must be a string")
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise _fail("webhookUrl", "webhookUrl must be an http(s) URL")
-    return value
+    check_outbound_url(value, "webhookUrl")
+    return str(value)
 
 
 def check_bool(name: str, value: Any) -> bool:
@@ -99,13 +96,7 @@ def merge_webhook_settings(current: dict[str, Any], changes: dict[str, Any]) -> 
                 raise _fail(key, "secret must be a string")
             result[key] = value or None
         elif key == "headers":
-            if value is None:
-                value = {}
-            if not isinstance(value, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) and k.strip() for k, v in value.items()
-            ):
-                raise _fail(key, "headers must be an object of string values")
-            result[key] = value
+            result[key] = check_custom_headers(value)
     return result
 
 

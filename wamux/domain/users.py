@@ -8,6 +8,7 @@ from typing import Any
 
 from wamux.domain.errors import Conflict, ValidationFailed
 from wamux.domain.events import ApiKeyRotated, DomainEvent, UserActive, UserCreated, UserDeleted, UserUpdated
+from wamux.domain.text import check_display_name
 
 ROLES = ("admin", "user")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -53,6 +54,9 @@ class User:
     deleted: bool = False
     last_active_day: str | None = None
     version: int = 0
+    # How many times the password changed: a JWT carries it (`tv`) and dies when it moves on.
+    # Folded from the log, so it survives restarts, rebuilds and store switches.
+    token_version: int = 0
 
     @classmethod
     def create(
@@ -72,8 +76,8 @@ class User:
                 email=normalize_email(email),
                 password_hash=password_hash,
                 api_key_hash=api_key_hash,
-                first_name=first_name.strip(),
-                last_name=last_name.strip(),
+                first_name=check_display_name("firstName", first_name).strip(),
+                last_name=check_display_name("lastName", last_name).strip(),
                 role=check_role(role),
             )
         ]
@@ -113,6 +117,8 @@ class User:
         elif isinstance(event, UserUpdated):
             for key, value in event.changes.items():
                 setattr(self, key, value)
+            if "password_hash" in event.changes:
+                self.token_version += 1
         elif isinstance(event, ApiKeyRotated):
             self.api_key_hash = event.api_key_hash
         elif isinstance(event, UserDeleted):

@@ -12,7 +12,9 @@ from quart import Response, g, request
 from quart_trio import QuartTrio
 
 from wamux.http.auth import PUBLIC_ROUTES, authenticate
-from wamux.http.errors import install_error_handlers
+from wamux.http.bodies import body_limit_of, check_request_text
+from wamux.http.errors import ApiError, install_error_handlers
+from wamux.http.request_body import GatedHTTPConnection, GatedRequest, limit_request_body
 from wamux.http.request_context import request_id_var
 from wamux.http.routes import (
     activity,
@@ -30,7 +32,7 @@ from wamux.http.routes import (
     webhooks,
 )
 from wamux.http.services import Services
-from wamux.http.usage import UsageMeter
+from wamux.http.usage import UsageMeter, subject_to_limits
 
 BLUEPRINTS = [
     metrics.bp,  # first: its request timer must start before the auth gate
@@ -60,6 +62,8 @@ def create_app(services: Services, *, log: Any, public_dir: Path | None = None) 
     app.config["services"] = services
     meter = services.meter = UsageMeter(services)
     app.config["MAX_CONTENT_LENGTH"] = services.max_body_bytes
+    app.request_class = GatedRequest
+    app.asgi_http_class = GatedHTTPConnection
     app.config["JSON_SORT_KEYS"] = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -72,16 +76,19 @@ def create_app(services: Services, *, log: Any, public_dir: Path | None = None) 
         g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
         g.started = time.perf_counter()
         request_id_var.set(g.request_id)
-        if request.content_length:
-            # Consume the body before any early answer (401/404): an unread body left on a
-            # keep-alive connection stalls the next request on it.
-            await request.get_data(cache=True)
+        # Nothing of the body is read here: a route pulls it (after authentication) within its limit,
+        # and an answer over an unread body closes the connection (see request_body.py).
         path = request.path
-        if not path.startswith("/api/") or (request.method, path.rstrip("/")) in PUBLIC_ROUTES:
+        public = not path.startswith("/api/") or (request.method, path.rstrip("/")) in PUBLIC_ROUTES
+        if not public and request.method != "OPTIONS":
+            g.user = authenticate(services)
+        limit = body_limit_of(app.view_functions.get(request.endpoint or ""), services)
+        if (request.content_length or 0) > limit:
+            raise ApiError(413, "payload_too_large", f"request body is larger than {limit // 1024} KB")
+        limit_request_body(limit)
+        check_request_text()
+        if public or request.method == "OPTIONS":
             return
-        if request.method == "OPTIONS":
-            return
-        g.user = authenticate(services)
         instance_id = (request.view_args or {}).get("instance_id")
         if instance_id and request.endpoint not in SEND_ENDPOINTS:
             await _enforce_api_limit(instance_id)
@@ -93,6 +100,8 @@ def create_app(services: Services, *, log: Any, public_dir: Path | None = None) 
         user = g.user
         if user.role != "admin" and actor.instance.user_id != user.id:
             return  # the route answers 404; nothing to count
+        if not subject_to_limits(user, request.endpoint):
+            return
         await actor.ask(lambda: meter.enforce(actor, sending=False))
 
     @app.after_request

@@ -18,7 +18,13 @@ PUBLIC_ROUTES = {("POST", "/api/auth/login"), ("GET", "/api/health"), ("GET", "/
 
 def issue_token(services: Services, user: User) -> str:
     now = int(time.time())
-    claims = {"sub": user.id, "role": user.role, "iat": now, "exp": now + services.jwt_expiration_s}
+    claims = {
+        "sub": user.id,
+        "role": user.role,
+        "tv": user.token_version,
+        "iat": now,
+        "exp": now + services.jwt_expiration_s,
+    }
     return jwt.encode(claims, services.jwt_secret, algorithm="HS256")
 
 
@@ -43,6 +49,9 @@ def authenticate(services: Services) -> User:
         user = services.users.get(str(claims["sub"]))
         if user is None:
             raise Unauthorized("invalid token")
+        if claims.get("tv") != user.token_version:
+            # The password changed since this token was issued (or it predates token versions).
+            raise Unauthorized("session ended: log in again")
         return user
     if api_key:
         user = services.users.by_api_key(api_key)
@@ -50,6 +59,15 @@ def authenticate(services: Services) -> User:
             raise Unauthorized("invalid API key")
         return user
     raise Unauthorized("authentication required: send a Bearer token or an x-api-key header")
+
+
+def client_address(services: Services) -> str | None:
+    """The caller's address: the peer, or with TRUST_PROXY the last `X-Forwarded-For` hop (the proxy's view)."""
+    if services.trust_proxy:
+        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+        if hops:
+            return hops[-1][:64]
+    return request.remote_addr
 
 
 def current_user() -> User:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Quart, Response, jsonify
+from quart import Quart, Response, jsonify, request
+from quart.globals import request_ctx
 from werkzeug.exceptions import HTTPException
 
 from wamux.domain.errors import (
@@ -15,6 +16,7 @@ from wamux.domain.errors import (
     InstanceNotConnected,
     LimitExceeded,
     NotFound,
+    TooManyAttempts,
     TransportFailed,
     Unauthorized,
     Unavailable,
@@ -40,6 +42,7 @@ STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
     (ConcurrencyConflict, 409),
     (Conflict, 409),
     (LimitExceeded, 429),
+    (TooManyAttempts, 429),
     (TransportFailed, 502),
     (Unavailable, 503),
 ]
@@ -81,10 +84,34 @@ def status_of(error: DomainError) -> int:
     return 400
 
 
+def route_methods() -> list[str]:
+    """The methods some route serves at the request's path, sorted.
+
+    The static-file catch-all (`/<path:filename>`) matches every path for GET and HEAD but never serves
+    anything under `/api/`, so there it does not count.
+    """
+    adapter = request_ctx.url_adapter
+    if adapter is None:
+        return []
+    path = request.path
+    out = []
+    for method in adapter.allowed_methods(path):
+        try:
+            rule, _ = adapter.match(path, method=method, return_rule=True)
+        except HTTPException:
+            continue
+        if not (rule.endpoint == "static" and path.startswith("/api/")):
+            out.append(method)
+    return sorted(out)
+
+
 def install_error_handlers(app: Quart, log: Any) -> None:
     @app.errorhandler(DomainError)
     async def domain_error(error: DomainError) -> Response:
-        return error_response(status_of(error), error.code, error.message, error.details)
+        response = error_response(status_of(error), error.code, error.message, error.details)
+        if isinstance(error, TooManyAttempts):
+            response.headers["Retry-After"] = str(error.retry_after_s)
+        return response
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
@@ -95,8 +122,24 @@ def install_error_handlers(app: Quart, log: Any) -> None:
             405: "method not allowed on this route",
             413: "request body is too large",
         }
+        static = request.url_rule is not None and request.url_rule.endpoint == "static"
+        allowed = route_methods() if status == 405 or (status == 404 and static) else []
+        if status == 404 and allowed:
+            # Only the static-file catch-all took this API path: the route exists, with other methods.
+            status, code = 405, _HTTP_CODES[405]
         message = messages.get(status) or (error.description or error.name)
-        return error_response(status, code, message)
+        response = error_response(status, code, message)
+        if status == 405:
+            # RFC 9110 §15.5.6: a 405 says which methods the route does take.
+            response.headers["Allow"] = ", ".join(allowed)
+        return response
+
+    @app.after_request
+    async def advertise_methods(response: Response) -> Response:
+        # Quart's automatic OPTIONS answer counts the static catch-all's GET/HEAD on API paths too.
+        if request.method == "OPTIONS" and "Allow" in response.headers:
+            response.headers["Allow"] = ", ".join(route_methods())
+        return response
 
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> Response:

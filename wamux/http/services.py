@@ -30,7 +30,15 @@ class MediaFiles(Protocol):
 
 
 class MediaFetch(Protocol):
-    async def fetch(self, url: str, file_name: str | None = None) -> Any: ...
+    async def fetch(self, url: str, file_name: str | None = None, *, trusted: bool = False) -> Any: ...
+
+
+class OutboundCheck(Protocol):
+    """The outbound-URL rule of §8 at input (implemented in infra): 400 for a URL the caller may not use."""
+
+    def trusts(self, trusted: bool) -> bool: ...
+
+    async def check(self, url: Any, *, trusted: bool, field_name: str = "url", must_resolve: bool = True) -> None: ...
 
 
 class StoreAdmin(Protocol):
@@ -53,6 +61,7 @@ class Services:
     version: str
     media: MediaFiles | None = None
     media_fetcher: MediaFetch | None = None
+    outbound: OutboundCheck | None = None
     sniff: Callable[[bytes], str] | None = None
     max_upload_bytes: int = 16 * 1024 * 1024
     simulator: SimulatorControl | None = None
@@ -60,4 +69,5 @@ class Services:
     meter: Any = None  # wamux.http.usage.UsageMeter, set by create_app
     webhooks: Any = None  # wamux.infra.webhook_sender.WebhookDispatcher
     max_body_bytes: int = 32 * 1024 * 1024
+    trust_proxy: bool = False  # TRUST_PROXY: take the client address from X-Forwarded-For
     extras: dict[str, Any] = field(default_factory=dict)

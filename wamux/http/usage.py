@@ -16,9 +16,18 @@ from wamux.actors.instance_actor import InstanceActor
 from wamux.domain.errors import LimitExceeded
 from wamux.domain.events import ApiCallsRecorded
 from wamux.domain.events import LimitExceeded as LimitExceededEvent
+from wamux.domain.users import User
 from wamux.http.services import Services
 from wamux.projections.periods import day_of, period_key, period_start_day
 from wamux.projections.stats import OWNERS, summed, usage_rows
+
+# An instance's own GET/PUT/DELETE stay open over its limits, so its owner can see, lift or delete them.
+LIMIT_FREE_ENDPOINTS = frozenset({"instances.get_instance", "instances.update_instance", "instances.delete_instance"})
+
+
+def subject_to_limits(caller: User, endpoint: str | None) -> bool:
+    """Whether a call may be refused by an instance's usage limits: never for admins (API-2 §8 "Limits")."""
+    return caller.role != "admin" and endpoint not in LIMIT_FREE_ENDPOINTS
 
 
 class UsageMeter:

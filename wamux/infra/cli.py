@@ -9,9 +9,12 @@
     wamux db status                      the event store in force (passwords masked)
     wamux doctor                         check configuration, store, neonize, disk, mongod
 
-Settings come from the environment and `.env`, as for `serve`. `rebuild` and `replay` need the
-server stopped: `serve` holds a shared lock on DATA_DIR/wamux.lock and they take it exclusively
-(a server on another machine sharing a MongoDB store cannot be seen that way: stop it too).
+Settings come from the environment and `.env`, as for `serve`. `serve` holds DATA_DIR/wamux.lock
+exclusively for its whole life (its pid written inside), so a second server on the same DATA_DIR
+exits 2. Commands that write (`rebuild`, `replay`, `user add`, `user reset-password`, `db switch`)
+take the same lock and refuse while a server runs; read-only ones (`user list`, `instance list`,
+`events export`, `db status`, `doctor`) run beside it. A server on another machine sharing a
+MongoDB store cannot be seen that way: stop it too.
 
 Exit codes: 0 success, 1 the operation or a check failed, 2 bad usage or configuration.
 """
@@ -23,6 +26,7 @@ import fcntl
 import importlib
 import importlib.util
 import json
+import os
 import platform
 import shutil
 import sys
@@ -30,7 +34,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import trio
@@ -86,22 +90,36 @@ def _check_projections(names: Sequence[str]) -> None:
         raise CommandFailed(f"unknown projection {', '.join(unknown)}; known: {', '.join(known)}", EXIT_USAGE)
 
 
-def _lock_file(settings: Settings) -> IO[str]:
+@contextmanager
+def _data_dir_lock(settings: Settings) -> Iterator[str | None]:
+    """Try to hold DATA_DIR/wamux.lock exclusively (released on exit).
+
+    Yields None once held (our pid is then written in the file), else the holder's pid as it
+    wrote it. flock is released by the kernel when the process dies, so a stale file never blocks.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return open(settings.data_dir / SERVE_LOCK, "a")  # closed by the caller's `with`
+    with open(settings.data_dir / SERVE_LOCK, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            yield fh.read().strip() or "?"
+            return
+        fh.truncate(0)
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        yield None
 
 
 @contextmanager
 def _server_stopped(settings: Settings) -> Iterator[None]:
     """Hold DATA_DIR's lock exclusively: fails (exit 1) while a `wamux serve` holds it."""
-    with _lock_file(settings) as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with _data_dir_lock(settings) as holder:
+        if holder is not None:
             raise CommandFailed(
-                f"a wamux server is running on {settings.data_dir}; stop it first "
-                "(read models must not change under a running server)"
-            ) from None
+                f"a wamux server is running on {settings.data_dir} (pid {holder}); stop it first "
+                "(the log and read models must have one writer)"
+            )
         yield
 
 
@@ -150,10 +168,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     setup_logging(settings.log_level)
     if settings.generated_secret:
         print("wamux: WAMUX_DEV=1 — using a generated JWT secret (tokens die with the process)", file=sys.stderr)
+    if settings.secret_key is None:
+        print("wamux: WAMUX_DEV=1 — secrets at rest use the development key in DATA_DIR", file=sys.stderr)
     from wamux.infra.main import run_server
 
-    with _lock_file(settings) as lock:
-        fcntl.flock(lock, fcntl.LOCK_SH)  # shared: tells `rebuild`/`replay` a server is running here
+    # Exclusive for the server's life: two servers appending to one log fence each other out.
+    with _data_dir_lock(settings) as holder:
+        if holder is not None:
+            raise CommandFailed(
+                f"DATA_DIR {settings.data_dir.absolute()} is in use by another wamux server (pid {holder})",
+                EXIT_USAGE,
+            )
         trio.run(run_server, settings)
     return EXIT_OK
 
@@ -247,20 +272,22 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     """Create a user; print it with its API key as JSON."""
     from wamux.domain.errors import DomainError
 
-    server = _offline_core(_settings())
-    try:
-        user, key = _with_writer(
-            server,
-            lambda: server.users.create(
-                email=args.email,
-                password=args.password,
-                first_name=args.first_name,
-                last_name=args.last_name,
-                role=args.role,
-            ),
-        )
-    except DomainError as exc:
-        raise CommandFailed(exc.message) from None
+    settings = _settings()
+    with _server_stopped(settings):
+        server = _offline_core(settings)
+        try:
+            user, key = _with_writer(
+                server,
+                lambda: server.users.create(
+                    email=args.email,
+                    password=args.password,
+                    first_name=args.first_name,
+                    last_name=args.last_name,
+                    role=args.role,
+                ),
+            )
+        except DomainError as exc:
+            raise CommandFailed(exc.message) from None
     print(json.dumps({"id": user.id, "email": user.email, "role": user.role, "apiKey": key}))
     return EXIT_OK
 
@@ -269,7 +296,7 @@ def cmd_user_reset_password(args: argparse.Namespace) -> int:
     """Set a user's password (by email)."""
     from wamux.domain.errors import DomainError
 
-    server = _offline_core(_settings())
+    settings = _settings()
 
     async def work() -> None:
         user_id = next((u.id for u in server.users.users.values() if u.email == args.email.lower()), None)
@@ -277,10 +304,12 @@ def cmd_user_reset_password(args: argparse.Namespace) -> int:
             raise CommandFailed(f"no user with email {args.email}")
         await server.users.update(user_id, {"password": args.password}, as_admin=True)
 
-    try:
-        _with_writer(server, work)
-    except DomainError as exc:
-        raise CommandFailed(exc.message) from None
+    with _server_stopped(settings):
+        server = _offline_core(settings)
+        try:
+            _with_writer(server, work)
+        except DomainError as exc:
+            raise CommandFailed(exc.message) from None
     print("password changed")
     return EXIT_OK
 
@@ -290,15 +319,20 @@ def cmd_instance_list(args: argparse.Namespace) -> int:
     from wamux.projections.instances import INSTANCES
     from wamux.projections.ports import Query
 
-    server = _offline_core(_settings())
+    settings = _settings()
+    with _data_dir_lock(settings) as holder:
+        server = _offline_core(settings)
 
-    async def main() -> list[dict[str, Any]]:
-        runner = server.read_models.runners["instances"]
-        await runner.prepare()
-        await runner.catch_up()
-        return server.read_models.rm.find(INSTANCES, Query(order=(("createdMs", False),)))  # type: ignore[no-any-return]
+        async def main() -> list[dict[str, Any]]:
+            # A running server keeps the read model current and is its only writer: only read it then.
+            if holder is None:
+                runner = server.read_models.runners["instances"]
+                await runner.prepare()
+                await runner.catch_up()
+            return server.read_models.rm.find(INSTANCES, Query(order=(("createdMs", False),)))  # type: ignore[no-any-return]
 
-    for row in trio.run(main):
+        rows = trio.run(main)
+    for row in rows:
         print(f"{row['id']}  {row['status']:<12} {row['userId']}  {row['name']}")
     return EXIT_OK
 
@@ -307,8 +341,9 @@ def cmd_instance_list(args: argparse.Namespace) -> int:
 
 
 def cmd_events_export(args: argparse.Namespace) -> int:
-    """Write an instance's events, oldest first, as JSON lines."""
+    """Write an instance's events, oldest first, as JSON lines (secrets shown as `***`)."""
     from wamux.domain.clock import iso_ms, parse_iso_ms
+    from wamux.domain.events import redact_secrets
     from wamux.domain.store import TimelineQuery
 
     try:
@@ -334,7 +369,7 @@ def cmd_events_export(args: argparse.Namespace) -> int:
                     "version": r.version,
                     "type": r.type,
                     "timestamp": iso_ms(r.timestamp_ms),
-                    "data": r.event.payload(),
+                    "data": redact_secrets(r.event),
                 }
                 sys.stdout.write(json.dumps(record) + "\n")
                 count += 1
@@ -655,6 +690,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandFailed as exc:
         print(f"wamux: {exc}", file=sys.stderr)
         return exc.code
+    except ConfigError as exc:  # found once the store is open, e.g. a WAMUX_SECRET_KEY that does not fit the log
+        print(f"wamux: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     return code

@@ -6,9 +6,11 @@ refuses to start rather than run with a half-valid configuration.
 
 from __future__ import annotations
 
+import binascii
 import os
 import re
 import secrets
+from base64 import b64decode
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,17 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 class ConfigError(Exception):
     """One or more settings are invalid; the message lists each one."""
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` is not a usable WAMUX_SECRET_KEY (base64 of a 16, 24 or 32 byte AES key), or None."""
+    try:
+        raw = b64decode(key.encode(), validate=True)
+    except (binascii.Error, ValueError):
+        return "not base64"
+    if len(raw) not in (16, 24, 32):
+        return f"{len(raw)} bytes once decoded, expected 16, 24 or 32"
+    return None
 
 
 def parse_duration(text: str) -> int:
@@ -43,6 +56,7 @@ class Settings:
     database_url: str | None = None
     sqlite_path: Path = Path("./data/whatsapp-api.db")
     jwt_secret: str = ""
+    secret_key: str | None = None  # WAMUX_SECRET_KEY; None only in dev mode (a key kept in DATA_DIR)
     jwt_expiration_s: int = 86400
     admin_email: str = "admin@example.com"
     admin_password: str | None = None
@@ -55,13 +69,15 @@ class Settings:
     max_upload_mb: int = 16
     media_max_mb: int = 16
     media_timeout_s: float = 20.0
-    media_allow_private_urls: bool = False
+    allow_private_urls: bool = False  # ALLOW_PRIVATE_URLS (alias MEDIA_ALLOW_PRIVATE_URLS): §8 for everyone
     bcrypt_rounds: int = 12
     metrics_token: str | None = None
     max_body_mb: int = 32
     qr_max_attempts: int = 6
     reconnect_backoff_ms: int = 1000
     simulator_qr_interval_ms: int = 20000
+    max_instances_per_user: int = 100
+    trust_proxy: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -136,6 +152,16 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | None 
                 "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`), "
                 "or WAMUX_DEV=1 for a generated one in development"
             )
+    secret_key = get("WAMUX_SECRET_KEY") or None
+    if secret_key is None:
+        problem = None if dev else "required (or WAMUX_DEV=1 for a development key kept in DATA_DIR)"
+    else:
+        problem = secret_key_problem(secret_key)
+    if problem:
+        errors.append(
+            f"WAMUX_SECRET_KEY: {problem}; it encrypts webhook secrets in the event log. Generate one: "
+            "`python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'`"
+        )
     try:
         expiration = parse_duration(get("JWT_EXPIRATION", "24h"))
     except ValueError as exc:
@@ -163,6 +189,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | None 
         database_url=database_url,
         sqlite_path=sqlite_path,
         jwt_secret=secret,
+        secret_key=secret_key,
         jwt_expiration_s=expiration,
         admin_email=admin_email,
         admin_password=admin_password,
@@ -175,13 +202,15 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | None 
         max_upload_mb=integer("MAX_UPLOAD_MB", 16, 1, 2048),
         media_max_mb=integer("MEDIA_MAX_MB", 16, 1, 2048),
         media_timeout_s=float(integer("MEDIA_TIMEOUT_S", 20, 1, 600)),
-        media_allow_private_urls=_bool(get("MEDIA_ALLOW_PRIVATE_URLS", "0")),
+        allow_private_urls=_bool(get("ALLOW_PRIVATE_URLS", get("MEDIA_ALLOW_PRIVATE_URLS", "0"))),
         bcrypt_rounds=integer("BCRYPT_ROUNDS", 12, 4, 16),
         metrics_token=get("METRICS_TOKEN") or None,
         max_body_mb=integer("MAX_BODY_MB", 32, 1, 4096),
         qr_max_attempts=integer("QR_MAX_ATTEMPTS", 6, 1, 100),
         reconnect_backoff_ms=integer("RECONNECT_BACKOFF_MS", 1000, 10, 600_000),
         simulator_qr_interval_ms=integer("SIMULATOR_QR_INTERVAL_MS", 20000, 50, 600_000),
+        max_instances_per_user=integer("MAX_INSTANCES_PER_USER", 100, 1, 1_000_000),
+        trust_proxy=_bool(get("TRUST_PROXY", "0")),
     )
     if errors:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(errors))

@@ -3,6 +3,7 @@
 `topic` is the event's wire type (``message_sent``); `state` is compact JSON
 ``{"ts": <unix ms>, "data": {...}}``. Every store backend also indexes `ts` next to the
 record (see `TimelineRecorder`), so time-range queries never decode the whole log.
+The fields an event declares secret are encrypted in `data` by a `SecretCipher`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from uuid import UUID
 from eventsourcing.persistence import Notification, StoredEvent
 
 from wamux.domain.events import EVENT_TYPES, DomainEvent, RecordedEvent
+from wamux.infra.secret_cipher import SecretCipher, open_without_key
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -22,8 +24,10 @@ class UnknownEventType(Exception):
     """A stored record whose topic no event class claims (written by a newer version?)."""
 
 
-def encode_state(event: DomainEvent, timestamp_ms: int) -> bytes:
-    return _dumps({"ts": timestamp_ms, "data": event.payload()}).encode()
+def encode_state(event: DomainEvent, timestamp_ms: int, cipher: SecretCipher | None = None) -> bytes:
+    """The record state; without a cipher secrets stay in clear (the format older versions wrote)."""
+    data = event.payload() if cipher is None else cipher.seal(type(event), event.payload())
+    return _dumps({"ts": timestamp_ms, "data": data}).encode()
 
 
 def stored_event_ts(state: bytes) -> int:
@@ -43,12 +47,14 @@ def stored_event_ts(state: bytes) -> int:
         return 0
 
 
-def to_stored(stream_id: str, version: int, event: DomainEvent, timestamp_ms: int) -> StoredEvent:
+def to_stored(
+    stream_id: str, version: int, event: DomainEvent, timestamp_ms: int, cipher: SecretCipher | None = None
+) -> StoredEvent:
     return StoredEvent(
         originator_id=UUID(stream_id),
         originator_version=version,
         topic=event.type,
-        state=encode_state(event, timestamp_ms),
+        state=encode_state(event, timestamp_ms, cipher),
     )
 
 
@@ -57,11 +63,13 @@ def decode_state(state: bytes) -> tuple[int, dict[str, Any]]:
     return int(doc["ts"]), doc["data"]
 
 
-def from_stored(record: StoredEvent, position: int | None = None) -> RecordedEvent:
+def from_stored(record: StoredEvent, position: int | None = None, cipher: SecretCipher | None = None) -> RecordedEvent:
+    """The recorded event, secrets decrypted (SecretKeyError if they cannot be without the right key)."""
     cls = EVENT_TYPES.get(record.topic)
     if cls is None:
         raise UnknownEventType(record.topic)
     ts, data = decode_state(record.state)
+    data = open_without_key(cls, data) if cipher is None else cipher.open(cls, data)
     if position is None and isinstance(record, Notification):
         position = record.id
     return RecordedEvent(

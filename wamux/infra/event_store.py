@@ -25,9 +25,17 @@ from wamux.domain.events import DomainEvent, RecordedEvent
 from wamux.domain.store import TimelineQuery
 from wamux.infra.event_codec import from_stored, to_stored
 from wamux.infra.logs import get_logger
+from wamux.infra.secret_cipher import SecretCipher
 from wamux.infra.timeline import TimelineRecorder
 
 log = get_logger("wamux.store")
+
+
+def _unavailable(stage: str, exc: Exception) -> Unavailable:
+    """Log the cause; the client learns only that the store could not take the write (no internals)."""
+    log.error(f"{stage} failed", error=repr(exc))
+    return Unavailable("event store unavailable")
+
 
 MAX_BATCH_EVENTS = 500
 
@@ -52,9 +60,11 @@ class RecorderEventStore:
         *,
         provider: str,
         limiter: trio.CapacityLimiter | None = None,
+        cipher: SecretCipher | None = None,
     ) -> None:
         self.recorder = recorder
         self.clock = clock
+        self.cipher = cipher  # encrypts the events' secret fields; None only in tests without secrets
         self._provider = provider
         self.limiter = limiter or trio.CapacityLimiter(8)
         self._head = recorder.max_notification_id() or 0
@@ -135,7 +145,7 @@ class RecorderEventStore:
                 request.error = exc
                 request.done.set()
             except Exception as exc:
-                request.error = Unavailable(f"event store unavailable: {exc}")
+                request.error = _unavailable("encode", exc)
                 request.done.set()
         batch = ready
         if not batch:
@@ -149,9 +159,9 @@ class RecorderEventStore:
             await self._commit_one_by_one(batch, stored)
             return
         except Exception as exc:
-            log.error("append failed", error=str(exc))
+            error = _unavailable("append", exc)
             for r in batch:
-                r.error = Unavailable(f"event store unavailable: {exc}")
+                r.error = error
                 r.done.set()
             self._forget_ts(batch)
             return
@@ -168,7 +178,7 @@ class RecorderEventStore:
                 request.done.set()
                 continue
             except Exception as exc:
-                request.error = Unavailable(f"event store unavailable: {exc}")
+                request.error = _unavailable("append", exc)
                 self._forget_stream(request.stream_id)
                 request.done.set()
                 continue
@@ -199,7 +209,7 @@ class RecorderEventStore:
         out = []
         for offset, event in enumerate(request.events):
             ts = max(ts, (last or 0) + 1)
-            record = to_stored(request.stream_id, request.expected_version + offset + 1, event, ts)
+            record = to_stored(request.stream_id, request.expected_version + offset + 1, event, ts, self.cipher)
             self._record_ts[id(record)] = ts
             out.append(record)
             last = ts
@@ -213,7 +223,7 @@ class RecorderEventStore:
         )
         if not rows:
             return 0, 0
-        return rows[0].originator_version, from_stored(rows[0]).timestamp_ms
+        return rows[0].originator_version, from_stored(rows[0], cipher=self.cipher).timestamp_ms
 
     def _finish(self, batch: list[_Append], stored: list[list[StoredEvent]], ids: list[int]) -> None:
         i = 0
@@ -265,7 +275,7 @@ class RecorderEventStore:
             ),
             limiter=self.limiter,
         )
-        return [from_stored(r) for r in rows]
+        return [from_stored(r, cipher=self.cipher) for r in rows]
 
     async def timeline(self, query: TimelineQuery) -> list[RecordedEvent]:
         rows = await trio.to_thread.run_sync(
@@ -282,7 +292,7 @@ class RecorderEventStore:
             ),
             limiter=self.limiter,
         )
-        return [from_stored(r) for r in rows]
+        return [from_stored(r, cipher=self.cipher) for r in rows]
 
     async def count_timeline(self, query: TimelineQuery) -> int:
         return await trio.to_thread.run_sync(

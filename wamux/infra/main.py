@@ -23,6 +23,7 @@ from wamux.actors.transport import Transport
 from wamux.actors.users import UserDirectory
 from wamux.domain.clock import Clock, SystemClock
 from wamux.http.app import create_app
+from wamux.http.outbound import owner_trusted
 from wamux.http.services import Services
 from wamux.infra.config import Settings
 from wamux.infra.event_store import RecorderEventStore
@@ -30,7 +31,9 @@ from wamux.infra.logs import get_logger
 from wamux.infra.media_fetch import MediaFetcher, sniff
 from wamux.infra.media_store import FileMediaStore
 from wamux.infra.metrics import ServerMetrics
+from wamux.infra.outbound import OutboundGuard
 from wamux.infra.projection_runner import ProjectionRunner, ReadModels
+from wamux.infra.secret_cipher import SecretCipher, check_key, settings_key
 from wamux.infra.store_switch import StoreSwitcher, effective_settings
 from wamux.infra.timeline import TimelineRecorder
 from wamux.infra.webhook_sender import WebhookDispatcher
@@ -111,11 +114,13 @@ class Server:
         s = self.settings = effective_settings(self.settings)  # a live switch's choice wins over the env
         provider, url = s.database_provider, s.database_url
         recorder, rm = open_backend(s, provider, url)
+        cipher = SecretCipher(settings_key(s))
+        check_key(recorder, cipher)  # a wrong WAMUX_SECRET_KEY stops here, with its name, not in a projection
         limiter = self.limiter = trio.CapacityLimiter(8)
-        self.store = RecorderEventStore(recorder, self.clock, provider=provider, limiter=limiter)
+        self.store = RecorderEventStore(recorder, self.clock, provider=provider, limiter=limiter, cipher=cipher)
         runners = [ProjectionRunner(p, self.store, rm, limiter) for p in all_projections()]
         self.read_models = ReadModels(runners, self.store, rm)
-        self.users = UserDirectory(self.store, bcrypt_rounds=s.bcrypt_rounds)
+        self.users = UserDirectory(self.store, bcrypt_rounds=s.bcrypt_rounds, clock=self.clock)
         self.transport = self.transport or make_transport(s)
         self.actor_settings = self.actor_settings or ActorSettings(
             qr_max_attempts=s.qr_max_attempts, backoff_initial_s=s.reconnect_backoff_ms / 1000
@@ -129,11 +134,13 @@ class Server:
             actor_settings=self.actor_settings,
             policy=self.restart_policy,
             logger=get_logger("wamux.supervisor"),
+            max_instances_per_user=s.max_instances_per_user,
         )
 
     async def start(self, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run the whole server until `shutdown` is set."""
-        self.build_core()
+        """Run the whole server until `shutdown` is set (building its core first, unless done already)."""
+        if self.store is None:
+            self.build_core()
         assert self.store and self.read_models and self.users and self.supervisor and self.transport
         s = self.settings
         limiter = self.limiter
@@ -153,12 +160,15 @@ class Server:
             await nursery.start(self.read_models.run)
             await nursery.start(self.supervisor.run)
             supervisor = self.supervisor
+            guard = OutboundGuard(allow_private=s.allow_private_urls)
             self.webhooks = WebhookDispatcher(
                 self.store,
                 self.read_models.rm,
                 self.read_models.runners["outbox"],
                 self.clock,
                 is_live=lambda iid: iid in supervisor.actors and not supervisor.actors[iid].instance.deleted,
+                guard=guard,
+                trusted=self._owner_is_admin,
                 limiter=limiter,
             )
             self.metrics.attach_webhooks(self.webhooks)
@@ -183,12 +193,12 @@ class Server:
                 version=__version__,
                 simulator=simulator,  # type: ignore[arg-type]
                 max_body_bytes=s.max_body_mb * 1024 * 1024,
+                trust_proxy=s.trust_proxy,
                 media=self.media,
                 media_fetcher=MediaFetcher(
-                    max_bytes=s.media_max_mb * 1024 * 1024,
-                    timeout_s=s.media_timeout_s,
-                    allow_private=s.media_allow_private_urls,
+                    max_bytes=s.media_max_mb * 1024 * 1024, timeout_s=s.media_timeout_s, guard=guard
                 ),
+                outbound=guard,
                 sniff=sniff,
                 max_upload_bytes=s.max_upload_mb * 1024 * 1024,
                 webhooks=self.webhooks,
@@ -217,6 +227,11 @@ class Server:
             nursery.cancel_scope.cancel()
         log.info("wamux stopped")
 
+    def _owner_is_admin(self, instance_id: str) -> bool:
+        """Whether an instance's webhooks may reach private addresses: its owner is an admin (§8)."""
+        actor = self.supervisor.actors.get(instance_id) if self.supervisor else None
+        return actor is not None and self.users is not None and owner_trusted(self.users, actor.instance.user_id)
+
     async def _flush_usage(self) -> None:
         if self.services is not None and self.services.meter is not None:
             try:
@@ -237,6 +252,7 @@ class Server:
 
 async def run_server(settings: Settings, **kwargs: Any) -> None:
     server = Server(settings, **kwargs)
+    server.build_core()  # outside the nursery: a configuration error comes out as itself, not in a group
     async with trio.open_nursery() as nursery:
 
         async def on_signals() -> None:

@@ -7,6 +7,8 @@ import mimetypes
 import os
 from pathlib import Path
 
+from wamux.domain.text import safe_extension
+
 
 class FileMediaStore:
     """Writes media atomically (temp file + rename + fsync) and returns a path relative to the media root."""
@@ -17,9 +19,9 @@ class FileMediaStore:
 
     def save(self, instance_id: str, data: bytes, mime_type: str | None, file_name: str | None) -> str:
         digest = hashlib.sha256(data).hexdigest()[:32]
-        ext = Path(file_name).suffix if file_name and Path(file_name).suffix else None
-        ext = ext or (mimetypes.guess_extension(mime_type or "") or ".bin")
-        rel = f"{instance_id}/{digest}{ext.lower()}"
+        # The on-disk name is ours: a hash and a short plain extension, whatever the sender called the file.
+        ext = safe_extension(file_name) or mimetypes.guess_extension(mime_type or "") or ".bin"
+        rel = f"{instance_id}/{digest}{ext}"
         path = self.root / rel
         if path.exists():
             return rel

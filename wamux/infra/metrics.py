@@ -91,6 +91,19 @@ class ServerStateCollector(Collector):
         for name, runner in self.read_models.runners.items():
             position.add_metric([name], runner.position)
         yield position
+        stalled = GaugeMetricFamily(
+            "wamux_projection_stalled",
+            "1 while a projection's last batch failed (it stays at its position and retries with a back-off).",
+            labels=["projection"],
+        )
+        failures = CounterMetricFamily(
+            "wamux_projection_failures", "Projection batches that failed since start.", labels=["projection"]
+        )
+        for name, runner in self.read_models.runners.items():
+            stalled.add_metric([name], 1 if runner.error is not None else 0)
+            failures.add_metric([name], runner.failures)
+        yield stalled
+        yield failures
 
     @staticmethod
     def _webhooks(webhooks: WebhookDispatcher) -> Iterable[Metric]:
@@ -102,6 +115,11 @@ class ServerStateCollector(Collector):
         yield results
         yield CounterMetricFamily(
             "wamux_webhook_retries", "Webhook attempts that failed and were tried again.", value=webhooks.retried
+        )
+        yield CounterMetricFamily(
+            "wamux_webhook_sender_errors",
+            "Unexpected errors in the webhook dispatcher or its lanes (logged, retried after a back-off).",
+            value=webhooks.errors,
         )
 
 

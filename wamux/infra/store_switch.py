@@ -265,7 +265,10 @@ class StoreSwitcher:
         position = await self._copy(source, recorder, 0)
 
         self.progress.state = "building"
-        view = RecorderEventStore(recorder, self.store.clock, provider=provider, limiter=self.limiter)
+        # Records are copied as they are (secrets stay encrypted); the view reads them with the same key.
+        view = RecorderEventStore(
+            recorder, self.store.clock, provider=provider, limiter=self.limiter, cipher=self.store.cipher
+        )
         runners = [ProjectionRunner(r.projection, view, rm, self.limiter) for r in self.read_models.runners.values()]
         for runner in runners:
             await runner.prepare()

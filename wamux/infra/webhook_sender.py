@@ -5,7 +5,12 @@ instance's lane. A lane delivers one row at a time (a later event waits while an
 one is retried), then records the result as an event in the instance's webhook stream (the
 lane is that stream's only writer). Rows stay `pending` in the durable outbox until their
 result is recorded, so a crash means "deliver again" (at-least-once, same `X-Webhook-Id`).
-All lanes share one pooled httpx client with a bounded number of connections.
+Lanes share pooled httpx clients with a bounded number of connections: one for instances of
+users, whose connections the outbound guard checks (§8), one for instances of admins.
+
+A delivery that cannot be sent (a refused address, a header or URL that cannot go on the
+wire) fails that delivery; an unexpected error in the dispatcher or a lane is logged and
+retried after a back-off (`wamux.infra.supervision`), never ending the server.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
@@ -22,10 +28,14 @@ import trio
 
 from wamux import __version__
 from wamux.domain.clock import Clock, iso_ms
+from wamux.domain.errors import UrlNotAllowed
 from wamux.domain.events import DomainEvent, WebhookDelivered, WebhookFailed, WebhookRetryRequested
+from wamux.domain.outbound import encode_headers
 from wamux.domain.store import EventStore
 from wamux.infra.logs import get_logger
+from wamux.infra.outbound import OutboundGuard
 from wamux.infra.projection_runner import ProjectionRunner
+from wamux.infra.supervision import forever, until_done
 from wamux.projections.outbox import DELIVERIES, body_bytes, signature, webhook_stream_id
 from wamux.projections.ports import Query, ReadModelStore
 
@@ -33,6 +43,18 @@ log = get_logger("wamux.webhooks")
 
 USER_AGENT = f"wamux/{__version__} (+webhooks)"
 BATCH = 500
+# What users see for any failure before a response: no refused-vs-timeout answer to probe networks with.
+UNREACHABLE = "could not reach the webhook URL (no HTTP response: refused, unreachable or timed out)"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one POST gave. `final`: the same request would fail again (no retries by the policy)."""
+
+    status_code: int | None
+    error: str | None
+    latency_ms: float
+    final: bool = False
 
 
 @dataclass
@@ -65,6 +87,8 @@ class WebhookDispatcher:
         clock: Clock,
         *,
         is_live: Callable[[str], bool],
+        guard: OutboundGuard,
+        trusted: Callable[[str], bool] = lambda instance_id: False,
         timeout_s: float = 10.0,
         max_connections: int = 64,
         limiter: trio.CapacityLimiter | None = None,
@@ -74,36 +98,48 @@ class WebhookDispatcher:
         self.runner = outbox_runner
         self.clock = clock
         self.is_live = is_live
+        self.trusted = trusted  # instance id -> may its deliveries reach private addresses (owner is an admin)
+        self.guard = guard
         self.limiter = limiter or trio.CapacityLimiter(8)
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            headers={"User-Agent": USER_AGENT},
-            follow_redirects=False,
-        )
+        self.clients = {
+            policy: guard.client(
+                trusted=policy,
+                timeout=httpx.Timeout(timeout_s),
+                limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+                headers={"User-Agent": USER_AGENT},
+                follow_redirects=False,
+            )
+            for policy in (False, True)
+        }
         self.lanes: dict[str, Lane] = {}
         self.live: dict[str, Attempt] = {}
         self._nursery: trio.Nursery | None = None
+        self.seen = 0  # outbox position handed to lanes so far (kept across a supervised restart)
         self.delivered = 0
         self.failed = 0
         self.retried = 0
+        self.errors = 0  # unexpected errors the supervising loops caught (dispatcher and lanes)
         self.observe_latency: Callable[[float], None] = lambda seconds: None  # set by the metrics
 
     # ---- following the outbox -----------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Hand every pending row to its lane, forever; the lanes live in this task's nursery."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             task_status.started()
-            seen = 0
-            while True:
-                rows = await trio.to_thread.run_sync(self._pending_after, seen, limiter=self.limiter)
-                for row in rows:
-                    self._lane(row["instanceId"]).send.send_nowait(row)
-                    seen = max(seen, int(row["position"]))
-                if len(rows) == BATCH:
-                    continue
-                await self.runner.wait_for(self.runner.position + 1, timeout=math.inf)
+            await forever(self._dispatch, what="webhook dispatcher", on_error=self._count_error)
+
+    async def _dispatch(self) -> None:
+        rows = await trio.to_thread.run_sync(self._pending_after, self.seen, limiter=self.limiter)
+        for row in rows:
+            self._lane(str(row["instanceId"])).send.send_nowait(row)
+            self.seen = max(self.seen, int(row["position"]))
+        if len(rows) < BATCH:
+            await self.runner.wait_for(self.runner.position + 1, timeout=math.inf)
+
+    def _count_error(self, exc: Exception) -> None:
+        self.errors += 1
 
     def _pending_after(self, position: int) -> list[dict[str, Any]]:
         return self.rm.find(
@@ -127,51 +163,85 @@ class WebhookDispatcher:
         return lane
 
     async def _run_lane(self, lane: Lane) -> None:
+        # One row at a time, each until handled: a failing row is retried in place, so order is kept.
         async for row in lane.receive:
-            if not self.is_live(lane.instance_id):
-                await self._record(
-                    lane,
-                    WebhookFailed(
-                        instance_id=lane.instance_id,
-                        delivery_id=row["id"],
-                        event_type=row["event"],
-                        attempts=0,
-                        error="instance deleted",
-                    ),
-                )
-                continue
-            await self._deliver(lane, row)
+            await until_done(
+                partial(self._handle, lane, row),
+                what="webhook lane",
+                on_error=partial(self._lane_error, lane),
+                instance_id=lane.instance_id,
+                delivery_id=row.get("id"),
+            )
+
+    def _lane_error(self, lane: Lane, exc: Exception) -> None:
+        self.errors += 1
+        lane.version = None  # read the stream's version again: a failed append may have left it stale
+
+    async def _handle(self, lane: Lane, row: dict[str, Any]) -> None:
+        if not self.is_live(lane.instance_id):
+            await self._record(
+                lane,
+                WebhookFailed(
+                    instance_id=lane.instance_id,
+                    delivery_id=row["id"],
+                    event_type=row["event"],
+                    attempts=0,
+                    error="instance deleted",
+                ),
+            )
+            return
+        await self._deliver(lane, row)
 
     # ---- delivering -----------------------------------------------------------------------
 
-    async def post(self, url: str, headers: dict[str, str], body: bytes) -> tuple[int | None, str | None, float]:
-        """One POST; (status code, error, latency ms). Never raises for network trouble."""
+    async def post(
+        self, url: Any, headers: Mapping[str, str] | Any, body: bytes | str | None, *, trusted: bool
+    ) -> Outcome:
+        """One POST. Never raises (but for cancellation): whatever stops the request is its outcome.
+
+        `trusted` (the instance's owner is an admin) picks the client that may reach private
+        addresses, and shows users' network failures as one generic error.
+        """
         started = time.perf_counter()
-        # Receivers can always tell wamux by its User-Agent, whatever custom headers say.
-        headers = {k: v for k, v in headers.items() if k.lower() != "user-agent"}
-        headers["User-Agent"] = USER_AGENT
+        client = self.clients[trusted]
         try:
-            response = await self.client.post(url, content=body, headers=headers)
+            # Receivers can always tell wamux by its User-Agent, whatever custom headers say.
+            custom = {k: v for k, v in headers.items() if str(k).lower() != "user-agent"}
+            content = body.encode() if isinstance(body, str) else body
+            request = client.build_request(
+                "POST", url, content=content, headers=[*encode_headers(custom), (b"User-Agent", USER_AGENT.encode())]
+            )
+        except Exception as exc:  # e.g. a header or URL stored before §8 was enforced: this delivery fails
+            return Outcome(None, f"the request cannot be sent: {type(exc).__name__}: {exc}"[:300], 0.0, final=True)
+        try:
+            response = await client.send(request)
+        except UrlNotAllowed as exc:
+            return Outcome(None, exc.message, _since(started), final=True)
         except httpx.TimeoutException:
-            return None, "timeout", (time.perf_counter() - started) * 1000
-        except httpx.HTTPError as exc:
-            return None, f"{type(exc).__name__}: {exc}"[:300], (time.perf_counter() - started) * 1000
-        latency = (time.perf_counter() - started) * 1000
+            return Outcome(None, "timeout" if trusted else UNREACHABLE, _since(started))
+        except Exception as exc:  # network, TLS or protocol trouble: this delivery's error, never the server's
+            detail = f"{type(exc).__name__}: {exc}"[:300]
+            return Outcome(None, detail if trusted else UNREACHABLE, _since(started))
+        latency = _since(started)
         await response.aclose()
         error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
-        return response.status_code, error, latency
+        return Outcome(response.status_code, error, latency)
 
     async def _deliver(self, lane: Lane, row: dict[str, Any]) -> None:
         state = self.live.setdefault(row["id"], Attempt())
-        body = row["body"].encode()
         total = 1 + int(row.get("maxRetries", 3))
         interval_s = int(row.get("retryInterval", 60000)) / 1000
-        status_code: int | None = None
-        error: str | None = None
+        trusted = self.trusted(lane.instance_id)
+        # From the state, not None: a lane that retries this row after a failed `_record` keeps the last answer.
+        status_code, error = state.status_code, state.error
         while state.attempts < total:
             state.attempts += 1
-            headers = {**row["headers"], "X-Webhook-Attempt": str(state.attempts)}
-            status_code, error, latency = await self.post(row["url"], headers, body)
+            # A malformed row (stored by an older version) must reach `post`, which fails it, not stop the lane.
+            headers = row.get("headers")
+            if isinstance(headers, dict):
+                headers = {**headers, "X-Webhook-Attempt": str(state.attempts)}
+            outcome = await self.post(row.get("url"), headers, row.get("body"), trusted=trusted)
+            status_code, error, latency = outcome.status_code, outcome.error, outcome.latency_ms
             state.status_code, state.error = status_code, error
             if error is None:
                 self.delivered += 1
@@ -189,6 +259,8 @@ class WebhookDispatcher:
                 )
                 self.live.pop(row["id"], None)
                 return
+            if outcome.final:
+                break
             if state.attempts < total:
                 self.retried += 1
                 delay = interval_s * random.uniform(0.9, 1.1)
@@ -253,7 +325,11 @@ class WebhookDispatcher:
         return len(rows)
 
     async def test(self, instance_id: str, url: str, settings: dict[str, Any]) -> dict[str, Any]:
-        """Send a `test` event now (not through the outbox) and report what the receiver said."""
+        """Send a `test` event now (not through the outbox) and report what the receiver said.
+
+        The route checks `url` first (400 `url_not_allowed` before any connection); the client's
+        connect-time check still applies.
+        """
         now = self.clock.now_ms()
         body = body_bytes("test", {"instanceId": instance_id, "message": "wamux webhook test"}, now)
         headers = {str(k): str(v) for k, v in (settings.get("headers") or {}).items()}
@@ -267,12 +343,12 @@ class WebhookDispatcher:
         )
         if settings.get("secret"):
             headers["X-Webhook-Signature"] = signature(settings["secret"], body)
-        status_code, error, latency = await self.post(url, headers, body)
+        outcome = await self.post(url, headers, body, trusted=self.trusted(instance_id))
         return {
-            "success": error is None,
-            "statusCode": status_code,
-            "latencyMs": round(latency, 2),
-            "error": error,
+            "success": outcome.error is None,
+            "statusCode": outcome.status_code,
+            "latencyMs": round(outcome.latency_ms, 2),
+            "error": outcome.error,
             "timestamp": iso_ms(now),
         }
 
@@ -280,4 +356,9 @@ class WebhookDispatcher:
         return self.live.get(delivery_id)
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        for client in self.clients.values():
+            await client.aclose()
+
+
+def _since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

@@ -65,7 +65,11 @@ export function render(root) {
       const body = { firstName: first.input.value.trim(), lastName: last.input.value.trim() };
       if (pw.input.value) body.password = pw.input.value;
       const u = await api.put(`/api/users/${enc(session.user.id)}`, body);
-      session.save(null, u);
+      // A new password ends every earlier token, this one too: log in again with it to stay signed in.
+      const token = body.password
+        ? (await api.post("/api/auth/login", { email: u.email, password: body.password }, { auth: false })).token
+        : null;
+      session.save(token, u);
       pw.input.value = "";
       toast("Profile saved");
     });

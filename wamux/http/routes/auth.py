@@ -9,7 +9,7 @@ from quart import Blueprint, Response, current_app, jsonify
 from wamux.domain.clock import iso_ms
 from wamux.domain.errors import Forbidden, NotFound, Unauthorized
 from wamux.domain.users import User
-from wamux.http.auth import current_user, is_admin, issue_token, require_admin
+from wamux.http.auth import client_address, current_user, is_admin, issue_token, require_admin
 from wamux.http.bodies import json_body, text_field
 from wamux.http.services import Services
 from wamux.projections.ports import Query
@@ -48,7 +48,7 @@ async def login() -> Response:
     password = text_field(body, "password", max_len=1024)
     assert email is not None and password is not None
     s = services()
-    user = await s.users.login(email, password)
+    user = await s.users.login(email, password, client=client_address(s))
     if user is None:
         raise Unauthorized("invalid email or password")
     out: dict[str, Any] = {"token": issue_token(s, user), "user": user_json(user)}

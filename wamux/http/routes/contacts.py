@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, Response, current_app, jsonify, request
+from quart import Blueprint, Response, current_app, jsonify
 
 from wamux.domain.errors import ValidationFailed
 from wamux.domain.events import ContactSaved, ContactsImported
 from wamux.domain.phones import is_group, jid_number, to_jid
 from wamux.http.auth import owned_instance
-from wamux.http.bodies import bool_arg, int_arg, json_body, pagination, text_field
+from wamux.http.bodies import bool_arg, int_arg, json_body, name_field, pagination, text_arg, text_field
 from wamux.http.services import Services
 from wamux.projections.contacts import CONTACTS, contact_key
 from wamux.projections.ports import Query
@@ -43,7 +43,7 @@ async def add_contact(instance_id: str) -> Response:
     actor = owned_instance(services(), instance_id)
     body = await json_body()
     jid = to_jid(text_field(body, "phone", max_len=100) or "")
-    name = text_field(body, "name", max_len=200)
+    name = name_field(body, "name", max_len=200)
     event = ContactSaved(instance_id=actor.id, jid=jid, number=jid_number(jid), name=name, is_group=is_group(jid))
     await actor.ask(lambda: actor.record(event))
     return jsonify(
@@ -65,7 +65,7 @@ async def stored_contacts(instance_id: str) -> Response:
     where: dict[str, Any] = {"instanceId": actor.id}
     if bool_arg("onlyGroups"):
         where["isGroup"] = True
-    search = request.args.get("search", "")[:200]
+    search = text_arg("search", max_len=200)
     q = Query(
         where=where, search=(("name", "number", "pushName"), search.strip()) if search and search.strip() else None
     )
@@ -105,8 +105,8 @@ async def save_contact(instance_id: str) -> Response:
         instance_id=actor.id,
         jid=jid,
         number=jid_number(jid),
-        name=text_field(body, "name", required=False, max_len=200),
-        push_name=text_field(body, "pushName", required=False, max_len=200),
+        name=name_field(body, "name", required=False, max_len=200),
+        push_name=name_field(body, "pushName", required=False, max_len=200),
         is_group=group,
         profile_picture=text_field(body, "profilePicture", required=False, max_len=2048),
         about=text_field(body, "about", required=False, max_len=1024),

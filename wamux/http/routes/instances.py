@@ -14,6 +14,7 @@ from wamux.domain.errors import Conflict, ValidationFailed
 from wamux.domain.phones import jid_number, to_jid
 from wamux.http.auth import current_user, is_admin, owned_instance
 from wamux.http.bodies import json_body, text_field
+from wamux.http.outbound import check_webhook_url
 from wamux.http.services import Services
 from wamux.projections.instances import INSTANCES
 from wamux.projections.ports import Query
@@ -67,7 +68,8 @@ def status_json(actor: InstanceActor) -> dict[str, Any]:
 @bp.post("/api/instances")
 async def create_instance() -> Response:
     body = await json_body()
-    actor = await services().supervisor.create(current_user().id, body)
+    await check_webhook_url(services(), body.get("webhookUrl"), owner_id=current_user().id)
+    actor = await services().supervisor.create(current_user().id, body, unlimited=is_admin())
     response = jsonify(instance_json(actor))
     response.status_code = 201
     return response
@@ -96,6 +98,8 @@ async def get_instance(instance_id: str) -> Response:
 async def update_instance(instance_id: str) -> Response:
     actor = owned_instance(services(), instance_id)
     body = await json_body()
+    if "webhookUrl" in body:
+        await check_webhook_url(services(), body["webhookUrl"], owner_id=actor.instance.user_id)
     await actor.ask(lambda: actor.update(body))
     i = actor.instance
     return jsonify(

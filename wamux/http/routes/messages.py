@@ -12,16 +12,20 @@ from wamux.actors.transport import OutgoingMessage
 from wamux.domain.errors import InstanceNotConnected, NotFound, ValidationFailed
 from wamux.domain.events import ChatRead
 from wamux.domain.phones import to_jid
-from wamux.http.auth import owned_instance
-from wamux.http.bodies import date_arg, int_arg, json_body, pagination, text_field
+from wamux.domain.text import safe_file_name
+from wamux.http.auth import current_user, is_admin, owned_instance
+from wamux.http.bodies import body_limit, check_text_pairs, date_arg, int_arg, json_body, pagination, text_field
 from wamux.http.errors import ApiError
+from wamux.http.media_headers import served_mime, stored_media_headers
 from wamux.http.services import Services
+from wamux.http.usage import subject_to_limits
 from wamux.projections.messages import CHATS, MESSAGES, message_key, public_message
 from wamux.projections.ports import Query
 
 bp = Blueprint("messages", __name__)
 
 MAX_TEXT = 65536
+MULTIPART_OVERHEAD = 64 * 1024  # room for the form's other fields and boundaries around the file
 
 
 def services() -> Services:
@@ -68,7 +72,7 @@ async def send_through(actor: InstanceActor, message: OutgoingMessage, media_pat
         response = jsonify({"id": replay})
         response.headers["Idempotent-Replayed"] = "true"
         return response
-    meter = services().meter
+    meter = services().meter if subject_to_limits(current_user(), request.endpoint) else None
 
     async def in_turn() -> str:
         # Inside the actor's turn: the limit check and the send cannot interleave with another send.
@@ -96,6 +100,7 @@ async def _send_bytes(
     assert s.sniff is not None and s.media is not None
     mime = s.sniff(data)
     kind = kind_of(mime)
+    file_name = safe_file_name(file_name)  # it travels to WhatsApp and back out in Content-Disposition
     if kind == "document" and not file_name:
         file_name = "file"
     media_path = s.media.save(actor.id, data, mime, file_name)
@@ -115,16 +120,15 @@ async def send_media(instance_id: str) -> Response:
     if actor.status != "connected":  # fail fast, before downloading anything
         raise InstanceNotConnected(f"instance is not connected (status {actor.status})")
     assert s.media_fetcher is not None and url is not None
-    fetched = await s.media_fetcher.fetch(url, file_name)
+    fetched = await s.media_fetcher.fetch(url, file_name, trusted=is_admin())
     return await _send_bytes(actor, to, fetched.data, caption, fetched.file_name)
 
 
 @bp.post("/api/whatsapp/<instance_id>/send-file")
+@body_limit(lambda s: s.max_upload_bytes + MULTIPART_OVERHEAD)
 async def send_file(instance_id: str) -> Response:
     s = services()
     actor = owned_instance(s, instance_id)
-    if (request.content_length or 0) > s.max_upload_bytes + 64 * 1024:
-        raise ApiError(413, "payload_too_large", f"upload is larger than {s.max_upload_bytes // (1024 * 1024)} MB")
     if not (request.mimetype or "").startswith("multipart/form-data"):
         raise ValidationFailed("send-file takes a multipart/form-data body", details={"file": "required"})
     form = await request.form
@@ -137,6 +141,7 @@ async def send_file(instance_id: str) -> Response:
         raise ApiError(413, "payload_too_large", f"upload is larger than {s.max_upload_bytes // (1024 * 1024)} MB")
     if not data:
         raise ValidationFailed("file is empty", details={"file": "empty"})
+    check_text_pairs(form.items(multi=True))
     to = to_jid(form.get("phone") or "")
     caption = form.get("caption") or None
     return await _send_bytes(actor, to, data, caption, upload.filename or None)
@@ -197,8 +202,6 @@ async def message_media(instance_id: str, message_id: str) -> Response:
     path = s.media.open_path(doc["mediaPath"]) if doc and doc.get("mediaPath") else None
     if path is None or doc is None:
         raise NotFound("media not found")
-    headers = {"Cache-Control": "private, max-age=86400"}
-    if doc.get("fileName"):
-        headers["Content-Disposition"] = f'inline; filename="{doc["fileName"].replace(chr(34), "")}"'
+    mime = served_mime(doc.get("mimeType"))
     data = await trio.to_thread.run_sync(path.read_bytes)
-    return Response(data, mimetype=doc.get("mimeType") or "application/octet-stream", headers=headers)
+    return Response(data, mimetype=mime, headers=stored_media_headers(mime, doc.get("fileName")))

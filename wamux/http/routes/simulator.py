@@ -14,7 +14,7 @@ from wamux.domain.errors import NotFound, ValidationFailed
 from wamux.domain.ids import random_message_id
 from wamux.domain.phones import is_group, jid_number, to_jid
 from wamux.http.auth import owned_instance, require_admin
-from wamux.http.bodies import json_body, text_field
+from wamux.http.bodies import body_limit, json_body, text_field
 from wamux.http.services import Services
 
 bp = Blueprint("simulator", __name__)
@@ -64,6 +64,7 @@ def _media(body: dict[str, Any]) -> tuple[str, MediaPayload | None]:
 
 
 @bp.post("/api/simulator/instances/<instance_id>/incoming")
+@body_limit(lambda s: s.max_upload_bytes * 4 // 3 + 64 * 1024)  # base64 media up to MAX_UPLOAD_MB
 async def incoming(instance_id: str) -> Response:
     s, sim = control()
     owned_instance(s, instance_id)
@@ -135,8 +136,13 @@ async def contacts(instance_id: str) -> Response:
         if not isinstance(item, dict):
             raise ValidationFailed(f"contacts[{i}] must be an object", details={f"contacts[{i}]": "invalid"})
         jid = to_jid(str(item.get("phone") or item.get("id") or ""))
-        group = bool(item.get("isGroup")) or is_group(jid)
-        book.append(RemoteContact(jid=jid, name=item.get("name"), number=jid_number(jid), is_group=group))
+        flag = item.get("isGroup", False)
+        if not isinstance(flag, bool):
+            raise ValidationFailed(
+                f"contacts[{i}].isGroup must be true or false", details={f"contacts[{i}]": "invalid"}
+            )
+        name = text_field(item, "name", required=False, max_len=200)
+        book.append(RemoteContact(jid=jid, name=name, number=jid_number(jid), is_group=flag or is_group(jid)))
     sim.set_contacts(instance_id, book)
     return ok({"count": len(book)})
 
