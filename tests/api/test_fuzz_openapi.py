@@ -91,42 +91,46 @@ def _json(r: httpx.Response, status: int = 200) -> Any:
     return r.json()
 
 
-def _wait(what: str, probe: Callable[[], Any], timeout: float = 15.0) -> Any:
+def _within(probe: Callable[[], Any], timeout: float) -> Any:
+    """`probe()`'s first truthy value within `timeout` seconds, else None."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = probe()
         if value:
             return value
         time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    return None
+
+
+def _wait(what: str, probe: Callable[[], Any], timeout: float = 15.0) -> Any:
+    value = _within(probe, timeout)
+    assert value, f"timed out waiting for {what}"
+    return value
 
 
 def relink(admin: httpx.Client, instance_id: str) -> None:
-    """Bring the instance back to `connected` (a fuzzed disconnect, reconnect or scan may have moved it)."""
+    """Bring the instance back to `connected` (a fuzzed disconnect, reconnect, scan or fault may have moved it)."""
     inst = f"/api/instances/{instance_id}"
 
     def status() -> str:
         return str(_json(admin.get(inst + "/status"))["status"])
 
-    if status() == "failed":
-        admin.post(inst + "/reconnect")
-    if status() != "connected":
-        _wait("a QR code or a connection", lambda: status() in ("qr", "connected"))
+    settled = ("qr", "connected")
+    if not _within(lambda: status() in settled, 2.0):
+        # Failed, or stopped by a permanent connect failure: only /reconnect starts it again.
+        _json(admin.post(inst + "/reconnect"))
+    _wait("a QR code or a connection", lambda: status() in settled)
     if status() == "qr":
         _json(admin.post(f"/api/simulator/instances/{instance_id}/scan", json={"phone": "79001112233"}))
     _wait("the instance to connect", lambda: status() == "connected")
 
 
 def restore(admin: httpx.Client, instance_id: str) -> None:
-    """Undo what a fuzzed call may have changed that would starve the calls after it."""
-    _json(
-        admin.put(
-            f"/api/instances/{instance_id}",
-            json={"limits": None, "settings": {"sendIntervalMs": 0}, "webhookEnabled": True},
-        )
-    )
+    """Undo what a fuzzed call may have changed that would starve the calls after it (as the admin: never limited)."""
     _json(admin.post(f"/api/simulator/instances/{instance_id}/faults", json=NO_FAULTS))
     relink(admin, instance_id)
+    unlimited = {"limits": None, "settings": {"sendIntervalMs": 0}, "webhookEnabled": True}
+    _json(admin.put(f"/api/instances/{instance_id}", json=unlimited))
 
 
 @pytest.fixture(scope="module")

@@ -75,6 +75,7 @@ async def test_switch_under_load_both_ways_and_restart(server_factory, provider:
             stop.set()
         status = (await api.get("/api/db/status")).json()
         assert status["provider"] == target and status["switch"]["state"] == "done"
+        assert status["projections"] == {"stalled": {}}  # every projection follows the new store
         if target == "mongodb":
             assert status["url"].startswith("mongodb://")
         for iid in iids:

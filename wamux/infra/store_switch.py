@@ -152,6 +152,8 @@ class StoreSwitcher:
             "url": store_url(self.store.provider, s.database_url, s.sqlite_path),
             "events": self.store.head(),
             "switch": self.progress.as_json(),
+            # A projection that cannot apply an event stays there and retries; operators see it here.
+            "projections": {"stalled": self.read_models.stalled()},
         }
 
     async def switch(self, provider: str, url: str | None = None) -> dict[str, Any]:
