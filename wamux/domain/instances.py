@@ -100,6 +100,14 @@ def merge_webhook_settings(current: dict[str, Any], changes: dict[str, Any]) -> 
     return result
 
 
+def _webhook_settings_in(body: dict[str, Any]) -> dict[str, Any]:
+    """The body's `webhookSettings` object; null or absent is "none given", anything else but an object a 400."""
+    raw = body.get("webhookSettings")
+    if raw is not None and not isinstance(raw, dict):
+        raise _fail("webhookSettings", "webhookSettings must be an object")
+    return raw or {}
+
+
 def check_limits(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
@@ -165,8 +173,7 @@ class Instance:
         settings_in = {k: body[k] for k in WEBHOOK_DEFAULTS if k in body and k not in ("secret",)}
         if "webhookSecret" in body:
             settings_in["secret"] = body["webhookSecret"]
-        if isinstance(body.get("webhookSettings"), dict):
-            settings_in.update(body["webhookSettings"])
+        settings_in.update(_webhook_settings_in(body))
         enabled = body.get("webhookEnabled")
         url = check_webhook_url(body.get("webhookUrl"))
         return [
@@ -201,10 +208,7 @@ class Instance:
         enabled = (
             check_bool("webhookEnabled", body["webhookEnabled"]) if "webhookEnabled" in body else self.webhook_enabled
         )
-        raw = body.get("webhookSettings")
-        if raw is not None and not isinstance(raw, dict):
-            raise _fail("webhookSettings", "webhookSettings must be an object")
-        settings = merge_webhook_settings(self.webhook_settings, raw or {})
+        settings = merge_webhook_settings(self.webhook_settings, _webhook_settings_in(body))
         changed = [
             name
             for name, before, after in (
