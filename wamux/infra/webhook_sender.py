@@ -179,16 +179,7 @@ class WebhookDispatcher:
 
     async def _handle(self, lane: Lane, row: dict[str, Any]) -> None:
         if not self.is_live(lane.instance_id):
-            await self._record(
-                lane,
-                WebhookFailed(
-                    instance_id=lane.instance_id,
-                    delivery_id=row["id"],
-                    event_type=row["event"],
-                    attempts=0,
-                    error="instance deleted",
-                ),
-            )
+            await self._record_failure(lane, row, attempts=0, error="instance deleted")
             return
         await self._deliver(lane, row)
 
@@ -274,18 +265,21 @@ class WebhookDispatcher:
             attempts=state.attempts,
             error=error,
         )
-        await self._record(
-            lane,
-            WebhookFailed(
-                instance_id=lane.instance_id,
-                delivery_id=row["id"],
-                event_type=row["event"],
-                attempts=state.attempts,
-                status_code=status_code,
-                error=error,
-            ),
-        )
+        await self._record_failure(lane, row, attempts=state.attempts, error=error, status_code=status_code)
         self.live.pop(row["id"], None)
+
+    async def _record_failure(
+        self, lane: Lane, row: dict[str, Any], *, attempts: int, error: str | None, status_code: int | None = None
+    ) -> None:
+        event = WebhookFailed(
+            instance_id=lane.instance_id,
+            delivery_id=row["id"],
+            event_type=row["event"],
+            attempts=attempts,
+            status_code=status_code,
+            error=error,
+        )
+        await self._record(lane, event)
 
     async def _record(self, lane: Lane, event: DomainEvent) -> None:
         async with lane.lock:
