@@ -26,10 +26,10 @@ from load import client
 from measure import Report, arguments, percentile, ratio
 
 from tests.harness import ServerProcess
+from wamux.adapters.eventlog.recorder_store import RecorderEventStore
+from wamux.adapters.eventlog.sqlite import open_sqlite_recorder
+from wamux.domain.catalog import PUBLIC_EVENT_TYPES as FEED_TYPES
 from wamux.domain.clock import iso_ms
-from wamux.infra.event_store import RecorderEventStore
-from wamux.infra.sqlite_store import open_sqlite_recorder
-from wamux.projections.payloads import FEED_TYPES
 
 AIM_P99_MS = 20.0
 LIMIT = 20

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 import trio
 
+from wamux.adapters.eventlog.recorder_store import RecorderEventStore
 from wamux.domain.events import MessageReceived
 from wamux.domain.ids import new_id
 from wamux.domain.instances import Instance
-from wamux.infra.event_store import RecorderEventStore
 
 
 class PastClock:

@@ -43,9 +43,9 @@ def times(value: float, baseline: float, floor: float) -> str:
 
 
 def _server_core(data_dir: Path, transport: str) -> Any:
-    from wamux.actors.instance_actor import ActorSettings
-    from wamux.infra.config import Settings
-    from wamux.infra.main import Server
+    from wamux.core.instance_actor import ActorSettings
+    from wamux.run.bootstrap import Server
+    from wamux.run.config import Settings
 
     settings = Settings(
         data_dir=data_dir,
@@ -147,7 +147,7 @@ def child_bare_trio(n: int) -> dict[str, Any]:
 
 
 def child_neonize_unconnected(n: int) -> dict[str, Any]:
-    from wamux.infra.neonize_transport import NeonizeTransport
+    from wamux.adapters.whatsapp.neonize_transport import NeonizeTransport
 
     with tempfile.TemporaryDirectory(prefix="wamux-bench-") as tmp:
         transport = NeonizeTransport(tmp)

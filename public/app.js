@@ -1,6 +1,7 @@
 // wamux web manager: entry point and hash router. Plain ES modules, no build step.
 
 import { api, session, setUnauthorizedHandler } from "./js/api.js";
+import { forgetMeta } from "./js/meta.js";
 import { clear, h, toast } from "./js/ui.js";
 import * as loginPage from "./js/pages/login.js";
 import * as instancesPage from "./js/pages/instances.js";
@@ -102,6 +103,7 @@ function route() {
 
 export function logout(message) {
   session.clear();
+  forgetMeta();
   currentKey = null;
   if (message) sessionStorage.setItem("wamux.flash", message);
   navigate("/login");

@@ -15,9 +15,33 @@ pytest_plugins = ["tests.mongod_fixture"]
 _emails = itertools.count(1)
 
 
-@pytest.fixture(scope="session", params=["sqlite", "mongodb"])
+STORES = ("sqlite", "mongodb")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--every-store",
+        action="store_true",
+        help="run every server test on both stores, not only the ones marked store_matters",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that runs a server runs on SQLite; on both stores when the store can change its outcome.
+
+    Session-scoped, so the tests of one store share one server and pytest groups them by store.
+    """
+    if "provider" not in metafunc.fixturenames:
+        return
+    marked = metafunc.definition.get_closest_marker
+    every = metafunc.config.getoption("every_store") or marked("store_matters")
+    stores = STORES[:1] if marked("sqlite_only") or not every else STORES
+    metafunc.parametrize("provider", stores, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
 def provider(request: pytest.FixtureRequest) -> str:
-    """Every API test runs against both event-store providers."""
+    """The event-store provider of this test's servers (parametrized by `pytest_generate_tests`)."""
     return str(request.param)
 
 

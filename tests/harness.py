@@ -8,11 +8,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import trio
+
+T = TypeVar("T")
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-1"
@@ -24,6 +27,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+async def wait_for(predicate: Callable[[], object], timeout: float = 15.0) -> None:
+    """Poll a condition until it holds; fails the test at the deadline (a bounded wait, never a bare sleep)."""
+    with trio.fail_after(timeout):
+        while not predicate():
+            await trio.sleep(0.02)
+
+
+async def poll(fetch: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 10.0) -> T:
+    """Call `fetch` until `done(result)` and return that result; fails the test at the deadline."""
+    with trio.fail_after(timeout):
+        while True:
+            result = await fetch()
+            if done(result):
+                return result
+            await trio.sleep(0.02)
 
 
 class ServerProcess:
@@ -62,7 +82,7 @@ class ServerProcess:
         env.pop("WAMUX_DEV", None)
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "wamux.infra.cli", "serve"],
+            [sys.executable, "-m", "wamux.run.cli", "serve"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -109,7 +129,7 @@ class ServerProcess:
             **self.env,  # as for `start`: the test's own settings (store, key) win
         }
         return subprocess.run(
-            [sys.executable, "-m", "wamux.infra.cli", *args],
+            [sys.executable, "-m", "wamux.run.cli", *args],
             env=env,
             cwd=self.data_dir,
             capture_output=True,

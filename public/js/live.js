@@ -2,19 +2,8 @@
 // falling back to polling GET /api/instances/{id}/events?since=<latestTimestamp> when the stream is not available.
 
 import { api, enc, session } from "./api.js";
+import { meta } from "./meta.js";
 
-const KNOWN_TYPES = [
-  "message_received",
-  "message_sent",
-  "message_status",
-  "message_failed",
-  "connected",
-  "disconnected",
-  "logged_out",
-  "qr_received",
-  "limit_exceeded",
-  "webhook_updated",
-];
 const POLL_MS = 2000;
 const POLL_ERROR_MS = 10000;
 const BUFFER = 300;
@@ -71,7 +60,15 @@ export class LiveFeed {
       this.error = err;
     }
     if (this.stopped) return;
-    this.openStream();
+    // The SSE stream names each event by its type: listen to the server's list of them.
+    let types = [];
+    try {
+      types = (await meta()).eventTypes;
+    } catch (err) {
+      this.error = err;
+    }
+    if (this.stopped) return;
+    this.openStream(types);
   }
 
   stop() {
@@ -83,8 +80,8 @@ export class LiveFeed {
     this.modeListeners.clear();
   }
 
-  openStream() {
-    if (typeof EventSource === "undefined") {
+  openStream(types) {
+    if (typeof EventSource === "undefined" || !types.length) {
       this.startPolling();
       return;
     }
@@ -109,7 +106,7 @@ export class LiveFeed {
       if (msg.lastEventId) this.cursor = msg.lastEventId;
     };
     source.onmessage = handle;
-    for (const type of KNOWN_TYPES) source.addEventListener(type, handle);
+    for (const type of types) source.addEventListener(type, handle);
     source.onopen = () => {
       opened = true;
       this.setMode("sse");

@@ -1,6 +1,6 @@
 // Small DOM helpers and shared widgets. Text always goes in through textContent (no innerHTML with data).
 
-export const STATUSES = ["connecting", "qr", "connected", "disconnected", "logged_out", "failed"];
+// Display names of the statuses (the list itself comes from GET /api/meta; an unknown status shows as is).
 const STATUS_LABELS = {
   connecting: "connecting",
   qr: "waiting for QR scan",
@@ -130,6 +130,11 @@ export function field(label, attrs = {}, hint) {
   if (hint) control.setAttribute("aria-describedby", `${id}-hint`);
   wrap.input = control;
   return wrap;
+}
+
+/** Append one <option> per value (e.g. a list from GET /api/meta), labelled by `label(value)`. */
+export function addOptions(select, values, label = (v) => v.replace(/_/g, " ")) {
+  for (const v of values) select.append(h("option", { value: v }, label(v)));
 }
 
 export function checkbox(label, attrs = {}) {

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import trio
 
 from tests.harness import Api, ServerProcess
+
+pytestmark = pytest.mark.store_matters  # the activity feed, the stats and the limit counters are read-model queries
 
 
 async def test_activity_of_a_scripted_lifecycle(server_factory) -> None:

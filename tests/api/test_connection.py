@@ -11,20 +11,10 @@ from typing import Any
 import trio
 from PIL import Image
 
-from tests.harness import Api, ServerProcess
+from tests.harness import Api, ServerProcess, poll
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-async def poll(fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 10.0) -> Any:
-    """Call `fetch` until `done(result)`; fails the test at the deadline."""
-    with trio.fail_after(timeout):
-        while True:
-            result = await fetch()
-            if done(result):
-                return result
-            await trio.sleep(0.02)
 
 
 async def actions(api: Api, instance_id: str, which: str) -> list[dict[str, Any]]:
@@ -166,7 +156,10 @@ async def test_qr_refresh_and_qr_timeout(server_factory: Callable[..., ServerPro
         ]
         r = await api.get(f"/api/instances/{iid}/qr")
         assert r.status_code == 409 and r.json()["code"] == "not_connecting" and r.json()["status"] == "disconnected"
-        await trio.sleep(1.0)  # five refresh intervals: still nothing new
+        # A witness instance on the same server: once it has shown its third QR, two refresh intervals
+        # have passed on the server's own timers since the timeout, and the stopped instance showed none.
+        witness = (await api.create_instance("Witness"))["id"]
+        await poll(lambda: actions(api, witness, "qr_received"), lambda log: len(log) >= 3)
         assert len(await actions(api, iid, "qr_received,disconnected")) == 4
 
         assert (await api.post(f"/api/instances/{iid}/reconnect")).status_code == 200

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.harness import Api
+
+pytestmark = pytest.mark.store_matters  # search, groups and paging are read-model queries
 
 
 async def test_contacts_live_import_save_search(admin: Api) -> None:

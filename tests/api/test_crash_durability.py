@@ -19,10 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import trio
 
 from tests.harness import Api, ServerProcess
 from tests.receiver import Receiver
+
+pytestmark = pytest.mark.store_matters  # durability is the store's job
 
 TRIALS = {"sqlite": 5, "mongodb": 2}
 TO = "79001234567"  # the chat our sends go to

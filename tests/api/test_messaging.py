@@ -5,10 +5,13 @@ from __future__ import annotations
 import base64
 
 import httpx
+import pytest
 import trio
 
 from tests.harness import Api, ServerProcess
 from tests.media_server import MediaServer, png_bytes
+
+pytestmark = pytest.mark.store_matters  # history, receipts and the event feed are read-model queries
 
 
 async def test_customer_flow(admin: Api) -> None:

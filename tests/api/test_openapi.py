@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from tests.harness import Api, ServerProcess
+from tests.harness import Api, ServerProcess, wait_for
 from tests.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,9 +71,9 @@ def spec_operations(*, pending: bool | None = None) -> set[Operation]:
 
 
 def app_operations() -> set[Operation]:
-    """What the Quart app routes (static files aside), built the way `infra.main` builds it."""
+    """What the Quart app routes (static files aside), built the way `run.bootstrap` builds it."""
     from wamux.http.app import create_app
-    from wamux.infra.main import PUBLIC_DIR
+    from wamux.run.bootstrap import PUBLIC_DIR
 
     stub = SimpleNamespace(max_body_bytes=1024, extras={})
     app = create_app(stub, log=None, public_dir=PUBLIC_DIR)  # type: ignore[arg-type]
@@ -166,12 +166,6 @@ def validate_event(doc: dict[str, Any]) -> None:
     assert not errors, f"event {doc.get('type')}: {errors[0].message}"
 
 
-async def wait_for(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    with trio.fail_after(timeout):
-        while not predicate():
-            await trio.sleep(0.02)
-
-
 async def test_responses_of_a_scripted_flow_match_the_spec(server: ServerProcess, admin: Api) -> None:
     check = Checker()
     anon = httpx.AsyncClient(base_url=server.url, timeout=30)
@@ -227,6 +221,8 @@ async def _flow(check: Checker, admin: Api, anon: httpx.AsyncClient, server: Ser
     await call(anon, "POST", "/api/auth/login", 400, content=b"{", headers={"Content-Type": "application/json"})
     await call(anon, "POST", "/api/auth/login", 415, content=b"{}")
     await call(admin, "GET", "/api/auth/me", 200)
+    await call(anon, "GET", "/api/meta", 401)
+    await call(admin, "GET", "/api/meta", 200)
 
     # Users
     email = f"oas-{id(object())}@example.com"

@@ -14,8 +14,8 @@ import trio
 
 from tests.harness import Api, ServerProcess
 from tests.receiver import Receiver
+from wamux.adapters.webhook_http import UNREACHABLE
 from wamux.domain.clock import iso_ms
-from wamux.infra.webhook_sender import UNREACHABLE
 from wamux.projections.outbox import DELIVERIES
 
 BAD_HEADERS = [
@@ -185,11 +185,11 @@ def _poison_rows(srv: ServerProcess, instance_id: str) -> list[str]:
     """Write pending outbox rows that cannot be sent straight into the stopped server's read-model store."""
     rm: Any
     if srv.env.get("DATABASE_PROVIDER") == "mongodb":
-        from wamux.infra.mongo_readmodels import MongoReadModelStore
+        from wamux.adapters.readmodels.mongo import MongoReadModelStore
 
         rm = MongoReadModelStore(srv.env["DATABASE_URL"])
     else:
-        from wamux.infra.sqlite_readmodels import SQLiteReadModelStore
+        from wamux.adapters.readmodels.sqlite import SQLiteReadModelStore
 
         rm = SQLiteReadModelStore(str(srv.data_dir / "whatsapp-api.readmodels.db"))
     now = 1_700_000_000_000

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.harness import Api
+
+pytestmark = pytest.mark.store_matters  # everything read back after a restart comes from the store
 
 
 async def test_restart_keeps_users_keys_and_instances(server_factory, tmp_path) -> None:

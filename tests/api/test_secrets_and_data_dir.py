@@ -1,4 +1,4 @@
-"""API-2 §8 "Secrets at rest" and "One server per DATA_DIR", against a real server on both stores."""
+"""API-2 §8 "Secrets at rest" and "One server per DATA_DIR" on a real server (raw-document tests on both stores)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
-import trio
 
-from tests.harness import Api, ServerProcess
+from tests.harness import Api, ServerProcess, wait_for
 from tests.receiver import Received, Receiver
-from wamux.infra.secret_cipher import create_key
+from wamux.adapters.eventlog.secret_cipher import create_key
 
 SECRET_A = "first-webhook-secret-9f3a"
 SECRET_B = "second-webhook-secret-77c1"
-
-
-async def wait_for(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    with trio.fail_after(timeout):
-        while not predicate():
-            await trio.sleep(0.02)
 
 
 def raw_log(data_dir: Path, mongo_url: str | None) -> bytes:
@@ -33,7 +26,7 @@ def raw_log(data_dir: Path, mongo_url: str | None) -> bytes:
     from bson.codec_options import CodecOptions
     from bson.raw_bson import RawBSONDocument
 
-    from wamux.infra.mongo_store import open_mongo_recorder
+    from wamux.adapters.eventlog.mongo import open_mongo_recorder
 
     recorder = open_mongo_recorder(mongo_url)
     try:
@@ -60,6 +53,7 @@ async def signed_send(api: Api, rx: Receiver, iid: str, secret: str, text: str) 
     assert hmac.compare_digest(sent.headers["x-webhook-signature"], expected)
 
 
+@pytest.mark.store_matters  # raw documents of each store
 async def test_webhook_secrets_are_encrypted_at_rest_and_still_sign_after_a_restart(server_factory, tmp_path) -> None:
     data = tmp_path / "data"
     srv = server_factory(data)
@@ -141,6 +135,7 @@ async def test_a_second_server_on_the_same_data_dir_exits_2(server_factory, tmp_
     assert out.returncode == 0 and "admin@example.com" in out.stdout, out.stderr
 
 
+@pytest.mark.store_matters  # both directions
 async def test_a_store_switch_keeps_secrets_encrypted(server_factory, provider: str, mongod_server, tmp_path) -> None:
     data = tmp_path / "data"
     target = "mongodb" if provider == "sqlite" else "sqlite"

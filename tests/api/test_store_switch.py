@@ -10,15 +10,19 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 
-from tests.harness import Api
+from tests.harness import Api, wait_for
 from tests.mongod_fixture import MongodServer, _free_port, _mongod_binary
-from wamux.infra.mongo_readmodels import MongoReadModelStore
-from wamux.infra.mongo_store import open_mongo_recorder
-from wamux.infra.sqlite_readmodels import SQLiteReadModelStore
-from wamux.infra.sqlite_store import open_sqlite_recorder
+from wamux.adapters.eventlog.mongo import open_mongo_recorder
+from wamux.adapters.eventlog.sqlite import open_sqlite_recorder
+from wamux.adapters.readmodels.mongo import MongoReadModelStore
+from wamux.adapters.readmodels.sqlite import SQLiteReadModelStore
 from wamux.projections.ports import Query
+
+LOAD_BEFORE = 60  # sends acknowledged on the source store before the switch starts
+LOAD_AFTER = 15  # and after it ends, on the target
 
 
 def log_of(provider: str, where: str) -> list[tuple[Any, ...]]:
@@ -27,8 +31,13 @@ def log_of(provider: str, where: str) -> list[tuple[Any, ...]]:
     return [(n.id, str(n.originator_id), n.originator_version, n.topic, bytes(n.state)) for n in rows]
 
 
+def sent_ids(log: list[tuple[Any, ...]]) -> set[str]:
+    """The message ids of the `message_sent` events in a log read by `log_of`."""
+    return {json.loads(row[4])["data"]["message_id"] for row in log if row[3] == "message_sent"}
+
+
 def read_models_of(provider: str, where: str) -> dict[str, list[dict[str, Any]]]:
-    from wamux.infra.main import all_projections
+    from wamux.run.bootstrap import all_projections
 
     rm = MongoReadModelStore(where) if provider == "mongodb" else SQLiteReadModelStore(where)
     out = {}
@@ -39,6 +48,7 @@ def read_models_of(provider: str, where: str) -> dict[str, list[dict[str, Any]]]
     return out
 
 
+@pytest.mark.store_matters  # both directions
 async def test_switch_under_load_both_ways_and_restart(server_factory, provider: str, mongod_server, tmp_path) -> None:
     data = tmp_path / "switch"
     target = "mongodb" if provider == "sqlite" else "sqlite"
@@ -64,14 +74,17 @@ async def test_switch_under_load_both_ways_and_restart(server_factory, provider:
         async with trio.open_nursery() as nursery:
             for iid in iids:
                 nursery.start_soon(load, iid)
-            await trio.sleep(1.0)
+            await wait_for(lambda: len(acknowledged) >= LOAD_BEFORE, timeout=30)
+            before_switch = list(acknowledged)  # every one of these is in the source log
             body = {"provider": target, **({"url": target_url} if target_url else {})}
             r = await api.post("/api/db/switch", json=body)
             assert r.status_code == 200, r.text
             assert r.json()["provider"] == target and r.json()["success"] is True
             assert r.json()["message"] == f"Database provider switched to {target}"
             assert r.json()["pauseMs"] < 1000
-            await trio.sleep(0.5)  # keep the load on the new store a little
+            at_switch = len(acknowledged)
+            # The load goes on, on the new store.
+            await wait_for(lambda: len(acknowledged) >= at_switch + LOAD_AFTER, timeout=30)
             stop.set()
         status = (await api.get("/api/db/status")).json()
         assert status["provider"] == target and status["switch"]["state"] == "done"
@@ -97,8 +110,11 @@ async def test_switch_under_load_both_ways_and_restart(server_factory, provider:
     target_where = target_url if target == "mongodb" else choice["sqlitePath"]
     source_log = log_of(provider, source_where)
     target_log = log_of(target, target_where)
-    assert len(source_log) > 100
-    assert target_log[: len(source_log)] == source_log  # same ids, order, payloads; appends went on after
+    assert set(before_switch) <= sent_ids(source_log)  # the switch ran under load: all of it in the source
+    assert target_log[: len(source_log)] == source_log  # same ids, order, payloads
+    assert set(acknowledged) <= sent_ids(target_log)
+    # Appends went on after the switch; at most one send per loader was in flight across it.
+    assert len(sent_ids(target_log) - sent_ids(source_log)) >= LOAD_AFTER - len(iids)
     assert [row[0] for row in target_log] == list(range(1, len(target_log) + 1))  # no gap, no duplicate
 
     rm_where = (
@@ -123,6 +139,7 @@ async def test_switch_under_load_both_ways_and_restart(server_factory, provider:
         assert (await api.get("/api/db/status")).json()["provider"] == target
 
 
+@pytest.mark.store_matters  # the source store stays
 async def test_unreachable_target_is_503_and_nothing_changes(server_factory, provider: str) -> None:
     srv = server_factory(data_dir=None)
     async with Api(srv.url, token=srv.admin_token()) as api:
@@ -150,9 +167,8 @@ async def test_switch_is_admin_only(admin: Api, server, unique_email) -> None:
         assert (await u.post("/api/db/switch", json={"provider": "sqlite"})).status_code == 403
 
 
-async def test_mongod_dying_mid_copy_leaves_sqlite_untouched(server_factory, provider: str, tmp_path) -> None:
-    if provider != "sqlite":
-        return  # the SQLite → MongoDB direction is the one with a target we can kill
+@pytest.mark.sqlite_only("the SQLite → MongoDB direction is the one with a target this test can kill")
+async def test_mongod_dying_mid_copy_leaves_sqlite_untouched(server_factory, tmp_path) -> None:
     data = tmp_path / "big"
     _fill_log(data, events=20_000)
     srv = server_factory(data, start_timeout=90)
@@ -192,8 +208,8 @@ import trio, uuid
 from pathlib import Path
 from wamux.domain.clock import SystemClock
 from wamux.domain.events import MessageReceived
-from wamux.infra.event_store import RecorderEventStore
-from wamux.infra.sqlite_store import open_sqlite_recorder
+from wamux.adapters.eventlog.recorder_store import RecorderEventStore
+from wamux.adapters.eventlog.sqlite import open_sqlite_recorder
 
 async def main():
     Path({str(data)!r}).mkdir(parents=True, exist_ok=True)

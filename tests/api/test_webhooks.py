@@ -7,16 +7,13 @@ import hmac
 import json
 
 import httpx
+import pytest
 import trio
 
-from tests.harness import Api, ServerProcess
+from tests.harness import Api, ServerProcess, poll, wait_for
 from tests.receiver import Receiver
 
-
-async def wait_for(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    with trio.fail_after(timeout):
-        while not predicate():
-            await trio.sleep(0.02)
+pytestmark = pytest.mark.store_matters  # the outbox and the SSE feed are read models
 
 
 def hook_settings(url: str, **extra: object) -> dict[str, object]:
@@ -112,8 +109,9 @@ async def test_notify_flags_are_respected(admin: Api) -> None:
         ]
         await admin.post(f"/api/simulator/instances/{iid}/receipt", json={"messageId": mid, "status": "read"})
         await admin.post(f"/api/simulator/instances/{iid}/incoming", json={"from": "79001234567", "body": "in"})
+        # One instance's deliveries go out in event order: once message_received (the last event) is in,
+        # a message_sent or message_status that slipped through the flags would have arrived before it.
         await wait_for(lambda: any(r.json["event"] == "message_received" for r in rx.at("/quiet")))
-        await trio.sleep(0.3)
         events = [r.json["event"] for r in rx.at("/quiet")]
     assert "message_status" not in events and "message_sent" not in events
     assert events == ["qr_received", "connected", "message_received"]
@@ -130,11 +128,14 @@ async def test_retries_until_delivered_with_the_interval(admin: Api) -> None:
         assert [t.headers["x-webhook-attempt"] for t in tries] == ["1", "2", "3"]
         gaps = [b.at - a.at for a, b in zip(tries, tries[1:], strict=False)]
         assert all(0.25 <= g <= 1.5 for g in gaps), gaps
-        await trio.sleep(0.2)
-        rows = (
-            await admin.get(f"/api/instances/{inst['id']}/webhook/deliveries", params={"status": "delivered"})
-        ).json()
-        assert rows["deliveries"][0]["attempts"] == 3 and rows["deliveries"][0]["lastStatusCode"] == 200
+
+        async def delivered() -> list[dict]:  # type: ignore[type-arg]
+            r = await admin.get(f"/api/instances/{inst['id']}/webhook/deliveries", params={"status": "delivered"})
+            return list(r.json()["deliveries"])
+
+        # The receiver has the third try before the dispatcher records its result: poll for the row.
+        rows = await poll(delivered, bool)
+        assert rows[0]["attempts"] == 3 and rows[0]["lastStatusCode"] == 200
 
 
 async def test_dead_endpoint_fails_then_retry_route_resends(admin: Api) -> None:

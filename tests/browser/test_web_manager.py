@@ -317,6 +317,27 @@ def test_activity_shows_the_steps(page: Any, admin_http: httpx.Client, shot: Any
     shot(page, "activity")
 
 
+def test_filters_list_what_the_server_serves(page: Any, admin_http: httpx.Client) -> None:
+    """The filters are built from GET /api/meta: a value only the server knows shows up in the page."""
+    instance_id = create_instance(admin_http, "Meta lists")
+    meta = admin_http.get("/api/meta").json()
+    served = {
+        **meta,
+        "activityActions": [*meta["activityActions"], "served_action"],
+        "deliveryStatuses": [*meta["deliveryStatuses"], "served"],
+    }
+    page.route("**/api/meta", lambda route: route.fulfill(json=served))
+    login(page)
+    open_instance(page, instance_id, "activity")
+    options = page.get_by_test_id("activity-filter").locator("option")
+    expect(options).to_have_count(len(served["activityActions"]) + 1)
+    assert options.evaluate_all("els => els.map((e) => e.value)") == ["", *served["activityActions"]]
+    open_instance(page, instance_id, "webhooks")
+    options = page.get_by_test_id("deliveries-filter").locator("option")
+    expect(options).to_have_count(len(served["deliveryStatuses"]) + 1)
+    assert options.evaluate_all("els => els.map((e) => e.value)") == ["", *served["deliveryStatuses"]]
+
+
 def test_live_event_feed(page: Any, admin_http: httpx.Client, connected: str, shot: Any) -> None:
     require_route(admin_http, "GET", f"/api/instances/{connected}/events")
     login(page)

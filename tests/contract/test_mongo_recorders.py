@@ -23,9 +23,8 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment
 from pymongo import MongoClient
 
-from wamux.domain.events import MessageSent
-from wamux.infra.event_codec import to_stored
-from wamux.infra.mongo_store import (
+from wamux.adapters.eventlog.codec import to_stored
+from wamux.adapters.eventlog.mongo import (
     MongoAggregateRecorder,
     MongoApplicationRecorder,
     MongoDatastore,
@@ -34,7 +33,8 @@ from wamux.infra.mongo_store import (
     MongoTrackingRecorder,
     open_mongo_recorder,
 )
-from wamux.infra.timeline import TimelineRecorder
+from wamux.adapters.eventlog.timeline import TimelineRecorder
+from wamux.domain.events import MessageSent
 
 # eventsourcing's suites import its AES cipher, which needs the `eventsourcing[crypto]` extra.
 pytest.importorskip("Crypto", reason="eventsourcing's recorder suites need pycryptodome (eventsourcing[crypto])")
@@ -114,7 +114,7 @@ class _CustomTrackingRecorder(MongoTrackingRecorder):
 class TestMongoFactory(_MongoDb, es.InfrastructureFactoryTestCase[MongoFactory]):
     def setUp(self) -> None:
         self.env = Environment("TestCase")
-        self.env[InfrastructureFactory.PERSISTENCE_MODULE] = "wamux.infra.mongo_store"
+        self.env[InfrastructureFactory.PERSISTENCE_MODULE] = "wamux.adapters.eventlog.mongo"
         self.env[MongoFactory.MONGODB_URL] = self.mongo_url
         super().setUp()
 
@@ -137,7 +137,7 @@ class TestMongoFactory(_MongoDb, es.InfrastructureFactoryTestCase[MongoFactory])
         return MongoProcessRecorder
 
     def test_url_is_required(self) -> None:
-        env = Environment("TestCase", {InfrastructureFactory.PERSISTENCE_MODULE: "wamux.infra.mongo_store"})
+        env = Environment("TestCase", {InfrastructureFactory.PERSISTENCE_MODULE: "wamux.adapters.eventlog.mongo"})
         with self.assertRaises(OSError):
             InfrastructureFactory.construct(env)
 
@@ -242,7 +242,7 @@ class _Dog(Aggregate):
 
 
 def test_an_application_runs_on_the_factory(mongo_db_url: str) -> None:
-    env = {"PERSISTENCE_MODULE": "wamux.infra.mongo_store", "MONGODB_URL": mongo_db_url}
+    env = {"PERSISTENCE_MODULE": "wamux.adapters.eventlog.mongo", "MONGODB_URL": mongo_db_url}
     app: Application[UUID] = Application(env=env)
     dog = _Dog("Fido")
     dog.add_trick("roll over")

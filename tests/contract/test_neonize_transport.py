@@ -24,7 +24,8 @@ from neonize.events import EVENT_TO_INT, ConnectedEv, DisconnectedEv, MessageEv,
 from neonize.proto.Neonize_pb2 import JID, MessageInfo, MessageSource
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import ImageMessage, Message
 
-from wamux.actors.transport import (
+from wamux.adapters.whatsapp.neonize_transport import NeonizeTransport
+from wamux.core.ports import (
     ConnectionLost,
     IncomingMessage,
     LinkConnected,
@@ -35,7 +36,6 @@ from wamux.actors.transport import (
     TransportError,
     TransportEvent,
 )
-from wamux.infra.neonize_transport import NeonizeTransport
 
 ALICE = "4915112345678"
 ALICE_JID = f"{ALICE}@s.whatsapp.net"
@@ -295,7 +295,7 @@ def test_instance_ids_cannot_escape_the_data_dir(transport: NeonizeTransport) ->
 
 
 def test_importing_the_transport_does_not_load_neonize() -> None:
-    code = "import sys, wamux.infra.neonize_transport; print('neonize' in sys.modules)"
+    code = "import sys, wamux.adapters.whatsapp.neonize_transport; print('neonize' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from wamux.infra.mongo_readmodels import MongoReadModelStore
-from wamux.infra.sqlite_readmodels import SQLiteReadModelStore
+from wamux.adapters.readmodels.mongo import MongoReadModelStore
+from wamux.adapters.readmodels.sqlite import SQLiteReadModelStore
 from wamux.projections.ports import Collection, Query, ReadModelStore, ReadSession
 
 CHATS = Collection(

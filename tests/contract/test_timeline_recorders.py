@@ -17,11 +17,11 @@ import pytest
 from eventsourcing.persistence import Notification, StoredEvent
 from pymongo import MongoClient
 
+from wamux.adapters.eventlog.codec import from_stored, to_stored
+from wamux.adapters.eventlog.mongo import open_mongo_recorder
+from wamux.adapters.eventlog.sqlite import open_sqlite_recorder
+from wamux.adapters.eventlog.timeline import TimelineRecorder
 from wamux.domain.events import Connected, Disconnected, MessageSent
-from wamux.infra.event_codec import from_stored, to_stored
-from wamux.infra.mongo_store import open_mongo_recorder
-from wamux.infra.sqlite_store import open_sqlite_recorder
-from wamux.infra.timeline import TimelineRecorder
 
 
 class Backend:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wamux.infra.config import ConfigError, load_settings, parse_duration
+from wamux.run.config import ConfigError, load_settings, parse_duration
 
 SECRET = "a-random-secret-of-32-characters!"
 KEY = "X35VnPvbLRYLI+mONIGWd+h0ekV1H1e09MDl5vdhETU="

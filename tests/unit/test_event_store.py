@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 import trio
 
+from wamux.adapters.eventlog.recorder_store import RecorderEventStore
+from wamux.adapters.eventlog.sqlite import open_sqlite_recorder
+from wamux.core.ports import TimelineQuery
 from wamux.domain.clock import FixedClock
 from wamux.domain.errors import ConcurrencyConflict
 from wamux.domain.events import (
@@ -20,9 +23,6 @@ from wamux.domain.events import (
     RecordedEvent,
 )
 from wamux.domain.ids import new_id
-from wamux.domain.store import TimelineQuery
-from wamux.infra.event_store import RecorderEventStore
-from wamux.infra.sqlite_store import open_sqlite_recorder
 
 T0 = 1_700_000_000_000
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wamux.actors.login_throttle import LoginThrottle
+from wamux.core.login_throttle import LoginThrottle
 from wamux.domain.clock import FixedClock
 
 MINUTE = 60_000

@@ -48,7 +48,8 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     VideoMessage,
 )
 
-from wamux.actors.transport import (
+from wamux.adapters.whatsapp import neonize_mapping as mapping
+from wamux.core.ports import (
     ConnectionLost,
     IncomingMessage,
     LinkConnected,
@@ -57,7 +58,6 @@ from wamux.actors.transport import (
     Receipt,
     RemoteContact,
 )
-from wamux.infra import neonize_mapping as mapping
 
 P = TypeVar("P")
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "ops" / "Dockerfile"
 CONFIG_DOC = ROOT / "docs" / "configuration.md"
-CONFIG_PY = ROOT / "wamux" / "infra" / "config.py"
+CONFIG_PY = ROOT / "wamux" / "run" / "config.py"
 VAR = re.compile(r"\$\{([A-Z][A-Z0-9_]*)")
 
 
@@ -87,7 +87,7 @@ def test_documented_variables_exist() -> None:
 
 
 def test_documented_defaults_match_the_code() -> None:
-    from wamux.infra.config import load_settings
+    from wamux.run.config import load_settings
 
     defaults = load_settings({"WAMUX_DEV": "1"}, env_file=None)
     rows = documented_variables()

@@ -22,10 +22,10 @@ import httpx
 import pytest
 import trio
 
+from wamux.adapters.media.fetch import MediaFetcher
+from wamux.adapters.outbound import OutboundGuard, resolve
 from wamux.domain.errors import UrlNotAllowed, ValidationFailed
 from wamux.domain.outbound import IPAddress, refuse_address
-from wamux.infra.media_fetch import MediaFetcher
-from wamux.infra.outbound import OutboundGuard, resolve
 
 PUBLIC = "93.184.216.34"
 

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 import trio
 
+from wamux.adapters.eventlog.recorder_store import RecorderEventStore
+from wamux.adapters.eventlog.sqlite import open_sqlite_recorder
+from wamux.adapters.readmodels.sqlite import SQLiteReadModelStore
+from wamux.core.projection_runner import ProjectionRunner, ReadModels
+from wamux.core.supervision import Backoff
 from wamux.domain.clock import FixedClock
 from wamux.domain.events import Disconnected, QrReceived, RecordedEvent
 from wamux.domain.ids import new_id
-from wamux.infra.event_store import RecorderEventStore
-from wamux.infra.projection_runner import ProjectionRunner, ReadModels
-from wamux.infra.sqlite_readmodels import SQLiteReadModelStore
-from wamux.infra.sqlite_store import open_sqlite_recorder
-from wamux.infra.supervision import Backoff
 from wamux.projections.ports import Collection, Query, ReadSession
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.unit.memory_read_session import MemoryReadSession
+from wamux.adapters.readmodels.sqlite import SQLiteReadModelStore
 from wamux.domain.events import (
     ApiKeyRotated,
     Connected,
@@ -31,34 +33,9 @@ from wamux.domain.events import (
     WebhookUpdated,
 )
 from wamux.domain.instances import Instance
-from wamux.infra.sqlite_readmodels import SQLiteReadModelStore
 from wamux.projections.instances import INSTANCES, InstancesProjection
-from wamux.projections.ports import Collection, Projection, Query, ReadSession
+from wamux.projections.ports import Projection, Query, ReadSession
 from wamux.projections.users import USERS, UsersProjection
-
-
-class FakeReadSession:
-    """Collections as dicts of JSON-round-tripped documents (so aliasing bugs show as they would in a DB)."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, dict[str, str]] = {}
-
-    def get(self, collection: Collection, key: str) -> dict[str, Any] | None:
-        raw = self.rows.get(collection.name, {}).get(key)
-        return json.loads(raw) if raw is not None else None
-
-    def put(self, collection: Collection, key: str, doc: dict[str, Any]) -> None:
-        self.rows.setdefault(collection.name, {})[key] = json.dumps(doc)
-
-    def delete(self, collection: Collection, key: str) -> None:
-        self.rows.get(collection.name, {}).pop(key, None)
-
-    def find(self, collection: Collection, query: Query) -> list[dict[str, Any]]:
-        docs = [json.loads(raw) for raw in self.rows.get(collection.name, {}).values()]
-        docs = [d for d in docs if all(d.get(k) == v for k, v in query.where.items())]
-        for name, descending in reversed(query.order):
-            docs.sort(key=lambda d: d.get(name), reverse=descending)
-        return docs
 
 
 class Rig:
@@ -80,7 +57,7 @@ class Rig:
 @pytest.fixture(params=["fake", "sqlite"])
 def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
     if request.param == "fake":
-        fake = FakeReadSession()
+        fake = MemoryReadSession()
         yield Rig(lambda p, r: p.apply(fake, r), lambda: fake)
         return
     store = SQLiteReadModelStore(str(tmp_path / "rm.db"))

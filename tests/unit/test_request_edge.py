@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 import trio
 
+from wamux.adapters.eventlog.recorder_store import RecorderEventStore
+from wamux.adapters.eventlog.sqlite import open_sqlite_recorder
+from wamux.adapters.media.files import FileMediaStore
 from wamux.domain.clock import FixedClock
 from wamux.domain.errors import Unavailable, ValidationFailed
 from wamux.domain.events import QrReceived
@@ -14,9 +17,6 @@ from wamux.domain.ids import new_id
 from wamux.domain.text import check_display_name, safe_extension, safe_file_name
 from wamux.http.bodies import json_depth_exceeds
 from wamux.http.media_headers import content_disposition, served_mime, stored_media_headers
-from wamux.infra.event_store import RecorderEventStore
-from wamux.infra.media_store import FileMediaStore
-from wamux.infra.sqlite_store import open_sqlite_recorder
 
 
 @pytest.mark.parametrize(

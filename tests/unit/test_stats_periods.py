@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
+from tests.unit.memory_read_session import MemoryReadSession
 from wamux.domain.events import (
     ApiCallsRecorded,
     DomainEvent,
@@ -17,36 +17,12 @@ from wamux.domain.events import (
     WebhookDelivered,
 )
 from wamux.projections.periods import day_of, period_key, period_start_day
-from wamux.projections.ports import Collection, Query
+from wamux.projections.ports import Query
 from wamux.projections.stats import USAGE, StatsProjection, summed
 
 
 def ms(text: str) -> int:
     return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
-
-
-class MemorySession:
-    """A fake ReadSession over dicts (a fake, not a mock: it really stores and filters)."""
-
-    def __init__(self) -> None:
-        self.rows: dict[tuple[str, str], dict[str, Any]] = {}
-
-    def get(self, c: Collection, key: str) -> dict[str, Any] | None:
-        row = self.rows.get((c.name, key))
-        return dict(row) if row else None
-
-    def put(self, c: Collection, key: str, doc: dict[str, Any]) -> None:
-        self.rows[(c.name, key)] = dict(doc)
-
-    def delete(self, c: Collection, key: str) -> None:
-        self.rows.pop((c.name, key), None)
-
-    def find(self, c: Collection, q: Query) -> list[dict[str, Any]]:
-        out = [r for (name, _), r in self.rows.items() if name == c.name]
-        out = [r for r in out if all(r.get(k) == v for k, v in q.where.items())]
-        for field, (low, high) in q.ranges.items():
-            out = [r for r in out if (low is None or r[field] >= low) and (high is None or r[field] <= high)]
-        return out
 
 
 NOW = ms("2026-11-26T10:00:00")  # a Thursday
@@ -68,7 +44,7 @@ def test_a_message_one_ms_before_midnight_is_yesterday() -> None:
         period_start_day("fortnight", NOW)
 
 
-def _apply(session: MemorySession, events: list[tuple[int, DomainEvent]]) -> None:
+def _apply(session: MemoryReadSession, events: list[tuple[int, DomainEvent]]) -> None:
     projection = StatsProjection()
     for position, (ts, event) in enumerate(events, start=1):
         stream = getattr(event, "instance_id", "x")
@@ -89,7 +65,7 @@ def test_counters_per_day_and_today_excludes_yesterday() -> None:
         media_size=70,
         media_path="p",
     )
-    session = MemorySession()
+    session = MemoryReadSession()
     _apply(
         session,
         [
@@ -118,7 +94,7 @@ def test_counters_per_day_and_today_excludes_yesterday() -> None:
     )
     assert week["messagesSent"] == 2
     # the same log applied again from scratch gives exactly the same rows (what `wamux rebuild` relies on)
-    again = MemorySession()
+    again = MemoryReadSession()
     _apply(
         again,
         [

@@ -1,6 +1,6 @@
 """The Supervisor: starts actors for live instances, restarts crashed ones, gives up politely.
 
-Same rig as the actor tests (real simulator, real SQLite store, trio's autojump clock).
+Same rig as the actor tests (`tests/unit/actor_rig.py`: real simulator, real SQLite store, autojump clock).
 """
 
 from __future__ import annotations
@@ -11,14 +11,11 @@ import pytest
 import trio
 import trio.testing
 
-from tests.unit import test_actor_connection as actor_rig
-from tests.unit.test_actor_connection import JID, Rig, linked, reach, sim, until
-from wamux.actors.instance_actor import InstanceFailedError
-from wamux.actors.supervisor import RestartPolicy
+from tests.unit.actor_rig import JID, Rig, linked, reach, sim, until
+from wamux.core.instance_actor import InstanceFailedError
+from wamux.core.supervisor import RestartPolicy
 from wamux.domain.errors import InstanceQuotaExceeded, NotFound
 from wamux.domain.events import InstanceFailed
-
-rig = actor_rig.rig  # the same fixture as the actor tests
 
 POLICY = RestartPolicy(max_restarts=3, window_s=60.0, backoff_initial_s=0.5, backoff_max_s=4.0)
 

@@ -10,11 +10,11 @@ import bcrypt
 import pytest
 import trio
 
-from wamux.actors.users import UserDirectory
+from wamux.adapters.eventlog.recorder_store import RecorderEventStore
+from wamux.adapters.eventlog.sqlite import open_sqlite_recorder
+from wamux.core.user_directory import UserDirectory
 from wamux.domain.clock import FixedClock
 from wamux.domain.errors import TooManyAttempts
-from wamux.infra.event_store import RecorderEventStore
-from wamux.infra.sqlite_store import open_sqlite_recorder
 
 ROUNDS = 5  # not the 4 of a hard-coded cheap hash: the dummy must follow the configured cost
 

@@ -399,15 +399,15 @@ class WebhookRetryRequested(DomainEvent):
     delivery_id: str
 
 
-USER_EVENT_TYPES = ("user_created", "user_updated", "api_key_rotated", "user_active", "user_deleted")
-INSTANCE_LIFECYCLE_TYPES = ("created", "updated", "webhook_updated", "deleted")
-MESSAGE_TYPES = ("message_sent", "message_failed", "message_received", "message_status", "chat_read")
-CONNECTION_TYPES = (
-    "qr_received",
-    "pairing_code_requested",
-    "connected",
-    "disconnected",
-    "logged_out",
-    "reconnect_requested",
-    "failed",
+def type_names(*classes: type[DomainEvent]) -> tuple[str, ...]:
+    """The wire names of `classes`, in order."""
+    return tuple(cls.type for cls in classes)
+
+
+# The store topics each reader follows, by stream kind.
+USER_EVENT_TYPES = type_names(UserCreated, UserUpdated, ApiKeyRotated, UserActive, UserDeleted)
+INSTANCE_LIFECYCLE_TYPES = type_names(InstanceCreated, InstanceUpdated, WebhookUpdated, InstanceDeleted)
+MESSAGE_TYPES = type_names(MessageSent, MessageFailed, MessageReceived, MessageStatusChanged, ChatRead)
+CONNECTION_TYPES = type_names(
+    QrReceived, PairingCodeRequested, Connected, Disconnected, LoggedOut, ReconnectRequested, InstanceFailed
 )

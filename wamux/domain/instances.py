@@ -5,24 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from wamux.domain.catalog import INITIAL_STATUS, STATUS_AFTER
 from wamux.domain.errors import Conflict, ValidationFailed
 from wamux.domain.events import (
     Connected,
-    Disconnected,
     DomainEvent,
     InstanceCreated,
     InstanceDeleted,
-    InstanceFailed,
     InstanceUpdated,
     LoggedOut,
     QrReceived,
-    ReconnectRequested,
     WebhookUpdated,
 )
 from wamux.domain.outbound import check_custom_headers, check_outbound_url
 from wamux.domain.text import check_display_name
-
-STATUSES = ("connecting", "qr", "connected", "disconnected", "logged_out", "failed")
 
 WEBHOOK_DEFAULTS: dict[str, Any] = {
     "notifyReceived": True,
@@ -159,7 +155,7 @@ class Instance:
     webhook_settings: dict[str, Any] = field(default_factory=lambda: dict(WEBHOOK_DEFAULTS))
     limits: dict[str, Any] | None = None
     settings: dict[str, Any] = field(default_factory=dict)
-    status: str = "connecting"
+    status: str = INITIAL_STATUS
     jid: str | None = None
     push_name: str | None = None
     linked: bool = False
@@ -262,21 +258,13 @@ class Instance:
         elif isinstance(event, InstanceDeleted):
             self.deleted = True
         elif isinstance(event, QrReceived):
-            self.status = "qr"
             self.qr_attempt = event.attempt
         elif isinstance(event, Connected):
-            self.status = "connected"
             self.linked = True
             self.jid = event.jid or self.jid
             self.push_name = event.push_name or self.push_name
-        elif isinstance(event, Disconnected):
-            self.status = "disconnected"
         elif isinstance(event, LoggedOut):
-            self.status = "logged_out"
             self.linked = False
-        elif isinstance(event, ReconnectRequested):
-            self.status = "connecting"
-        elif isinstance(event, InstanceFailed):
-            self.status = "failed"
+        self.status = STATUS_AFTER.get(type(event), self.status)
         if isinstance(event, InstanceCreated | InstanceUpdated | WebhookUpdated):
             self.updated_ms = timestamp_ms

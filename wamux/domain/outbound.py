@@ -1,7 +1,8 @@
 """What wamux may send out: which addresses it may connect to, and which custom headers it may send.
 
-Pure rules (no I/O): the infra layer resolves names and calls `blocked_reason` on every address
-it is about to connect to; instance settings call `check_outbound_url` and `check_custom_headers`.
+Pure rules (no I/O): the outbound guard (`wamux.adapters.outbound`) resolves names and calls
+`refuse_address` on every address it is about to connect to; instance settings call
+`check_outbound_url` and `check_custom_headers`.
 """
 
 from __future__ import annotations

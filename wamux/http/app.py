@@ -15,7 +15,6 @@ from wamux.http.auth import PUBLIC_ROUTES, authenticate
 from wamux.http.bodies import body_limit_of, check_request_text
 from wamux.http.errors import ApiError, install_error_handlers
 from wamux.http.request_body import GatedHTTPConnection, GatedRequest, limit_request_body
-from wamux.http.request_context import request_id_var
 from wamux.http.routes import (
     activity,
     auth,
@@ -26,6 +25,7 @@ from wamux.http.routes import (
     health,
     instances,
     messages,
+    meta,
     metrics,
     simulator,
     stats,
@@ -33,10 +33,12 @@ from wamux.http.routes import (
 )
 from wamux.http.services import Services
 from wamux.http.usage import UsageMeter, subject_to_limits
+from wamux.logs import request_id_var
 
 BLUEPRINTS = [
     metrics.bp,  # first: its request timer must start before the auth gate
     health.bp,
+    meta.bp,
     auth.bp,
     instances.bp,
     messages.bp,

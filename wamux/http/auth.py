@@ -8,7 +8,7 @@ from typing import Any
 import jwt
 from quart import g, request
 
-from wamux.actors.instance_actor import InstanceActor
+from wamux.core.instance_actor import InstanceActor
 from wamux.domain.errors import Forbidden, NotFound, Unauthorized
 from wamux.domain.users import User
 from wamux.http.services import Services

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wamux.actors.users import UserDirectory
+from wamux.core.user_directory import UserDirectory
 from wamux.http.services import Services
 
 

@@ -12,7 +12,7 @@ import functools
 from collections import Counter
 from typing import Any
 
-from wamux.actors.instance_actor import InstanceActor
+from wamux.core.instance_actor import InstanceActor
 from wamux.domain.errors import LimitExceeded
 from wamux.domain.events import ApiCallsRecorded
 from wamux.domain.events import LimitExceeded as LimitExceededEvent

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
+from wamux.domain.catalog import INITIAL_STATUS, STATUS_AFTER
 from wamux.domain.events import (
     CONNECTION_TYPES,
     INSTANCE_LIFECYCLE_TYPES,
     Connected,
-    Disconnected,
     InstanceCreated,
     InstanceDeleted,
-    InstanceFailed,
     InstanceUpdated,
-    LoggedOut,
-    QrReceived,
-    ReconnectRequested,
     RecordedEvent,
     WebhookUpdated,
 )
@@ -24,15 +20,6 @@ INSTANCES = Collection(
     {"userId": "text", "createdMs": "int", "status": "text"},
     indexes=(("userId", "createdMs"), ("createdMs",), ("status",)),
 )
-
-_STATUS_BY_TYPE = {
-    QrReceived: "qr",
-    Connected: "connected",
-    Disconnected: "disconnected",
-    LoggedOut: "logged_out",
-    ReconnectRequested: "connecting",
-    InstanceFailed: "failed",
-}
 
 
 class InstancesProjection:
@@ -52,7 +39,7 @@ class InstancesProjection:
                     "userId": event.user_id,
                     "name": event.name,
                     "description": event.description,
-                    "status": "connecting",
+                    "status": INITIAL_STATUS,
                     "webhookUrl": event.webhook_url,
                     "webhookEnabled": event.webhook_enabled,
                     "webhookSettings": event.webhook_settings,
@@ -80,7 +67,7 @@ class InstancesProjection:
             doc["webhookSettings"] = event.webhook_settings
             doc["updatedMs"] = ts
         else:
-            status = _STATUS_BY_TYPE.get(type(event))
+            status = STATUS_AFTER.get(type(event))
             if status is not None:
                 doc["status"] = status
             if isinstance(event, Connected):

@@ -14,10 +14,14 @@ import json
 import uuid
 from typing import Any
 
+from wamux.domain.catalog import PUBLIC_EVENT_TYPES
 from wamux.domain.clock import iso_ms
 from wamux.domain.events import (
     InstanceCreated,
     InstanceDeleted,
+    MessageFailed,
+    MessageReceived,
+    MessageSent,
     MessageStatusChanged,
     RecordedEvent,
     WebhookDelivered,
@@ -37,18 +41,9 @@ SETTINGS = Collection("webhook_settings", {"instanceId": "text"})
 
 _NS = uuid.UUID("6f1d3a2e-9b7c-4c1e-8d2f-5a4b3c2d1e0f")
 
-# Which flag decides each event; None means "always" (when webhooks are enabled).
-NOTIFY_FLAG: dict[str, str | None] = {
-    "message_received": "notifyReceived",
-    "message_sent": "notifySent",
-    "message_failed": "notifySent",
-    "connected": None,
-    "disconnected": None,
-    "logged_out": None,
-    "qr_received": None,
-    "limit_exceeded": None,
-    "webhook_updated": None,
-}
+# The flag that decides each public event; the others are always sent (when webhooks are enabled),
+# and `message_status` is decided by its status (STATUS_FLAG).
+NOTIFY_FLAG = {MessageReceived.type: "notifyReceived", MessageSent.type: "notifySent", MessageFailed.type: "notifySent"}
 STATUS_FLAG = {"delivered": "notifyDelivery", "read": "notifyRead", "played": "notifyRead"}
 
 
@@ -81,9 +76,9 @@ def wants(settings: dict[str, Any], recorded: RecordedEvent) -> bool:
     if isinstance(e, MessageStatusChanged):
         flag = STATUS_FLAG.get(e.status)
         return bool(flag and settings["settings"].get(flag))
-    if recorded.type not in NOTIFY_FLAG:
+    if recorded.type not in PUBLIC_EVENT_TYPES:
         return False
-    flag = NOTIFY_FLAG[recorded.type]
+    flag = NOTIFY_FLAG.get(recorded.type)
     return flag is None or bool(settings["settings"].get(flag))
 
 
@@ -92,13 +87,11 @@ class OutboxProjection:
     collections: tuple[Collection, ...] = (DELIVERIES, SETTINGS)
     topics: tuple[str, ...] = (
         InstanceCreated.type,
-        WebhookUpdated.type,
         InstanceDeleted.type,
-        "message_status",
         WebhookDelivered.type,
         WebhookFailed.type,
         WebhookRetryRequested.type,
-        *NOTIFY_FLAG,
+        *PUBLIC_EVENT_TYPES,  # every event that may become a webhook, `webhook_updated` among them
     )
 
     def apply(self, session: ReadSession, recorded: RecordedEvent) -> None:

@@ -37,20 +37,6 @@ WA_TYPES = {
     "other": "unknown",
 }
 
-# Event names a client can ask `/events` (and webhooks) for.
-FEED_TYPES = (
-    "message_received",
-    "message_sent",
-    "message_status",
-    "message_failed",
-    "connected",
-    "disconnected",
-    "logged_out",
-    "qr_received",
-    "limit_exceeded",
-    "webhook_updated",
-)
-
 
 def media_url(instance_id: str, message_id: str) -> str:
     return f"/api/instances/{instance_id}/messages/{message_id}/media"

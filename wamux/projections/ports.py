@@ -3,7 +3,8 @@
 A read model is a set of collections of JSON documents keyed by a string. Each collection
 declares the fields it queries on (so SQLite can give them columns and indexes and MongoDB
 indexes); everything else rides along in the document. Backends: SQLite and MongoDB in
-`wamux.infra`.
+`wamux.adapters.readmodels`. This port lives here, not in `wamux.core.ports`: the pure projections
+are written against it and may not import the core.
 """
 
 from __future__ import annotations

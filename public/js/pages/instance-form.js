@@ -1,6 +1,7 @@
 // Create or edit an instance: name, description, webhook settings and usage limits.
 
 import { api, enc } from "../api.js";
+import { meta } from "../meta.js";
 import { busy, checkbox, errorBox, field, h } from "../ui.js";
 
 const DEFAULTS = {
@@ -62,8 +63,8 @@ export function render(root, params, { navigate }) {
     const ws = { ...DEFAULTS, ...(inst?.webhookSettings || {}) };
     const limits = inst?.limits || {};
     const f = {
-      name: field("Name", { type: "text", required: true, maxlength: 100, value: inst?.name || "", testid: "instance-name" }),
-      description: field("Description", { tag: "textarea", maxlength: 1000, value: inst?.description || "", testid: "instance-description-input" }),
+      name: field("Name", { type: "text", required: true, value: inst?.name || "", testid: "instance-name" }),
+      description: field("Description", { tag: "textarea", value: inst?.description || "", testid: "instance-description-input" }),
       webhookUrl: field("Webhook URL", { type: "url", placeholder: "https://example.com/webhook", value: inst?.webhookUrl || "", testid: "webhook-url" }),
       webhookEnabled: checkbox("Webhook enabled", { checked: inst ? Boolean(inst.webhookEnabled) : true, testid: "webhook-enabled" }),
       notifyReceived: checkbox("Messages received", { checked: ws.notifyReceived, testid: "notify-received" }),
@@ -150,6 +151,13 @@ export function render(root, params, { navigate }) {
         }
       });
     });
+    // The server's lengths, so the browser stops typing where the server would refuse (it checks anyway).
+    meta()
+      .then(({ limits }) => {
+        f.name.input.maxLength = limits.maxNameLength;
+        f.description.input.maxLength = limits.maxDescriptionLength;
+      })
+      .catch(() => {});
     return form;
   }
 }

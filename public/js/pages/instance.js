@@ -2,6 +2,7 @@
 
 import { api, enc } from "../api.js";
 import { LiveFeed } from "../live.js";
+import { meta } from "../meta.js";
 import { badge, clear, errorBox, h, setBadge } from "../ui.js";
 import * as overview from "../tabs/overview.js";
 import * as send from "../tabs/send.js";
@@ -108,8 +109,12 @@ export function render(root, params, { navigate }) {
     if (lastMode === "sse" && mode !== "sse" && !stopped) refreshStatus();
     lastMode = mode;
   });
+  let statusEvents = [];
+  meta()
+    .then((m) => (statusEvents = m.statusEventTypes))
+    .catch(() => {}); // without the list, the status is still polled
   live.on((fresh) => {
-    if (fresh.some((e) => ["connected", "disconnected", "logged_out", "qr_received"].includes(e.type))) refreshStatus();
+    if (fresh.some((e) => statusEvents.includes(e.type))) refreshStatus();
   });
 
   let tabCleanup = null;

@@ -1,27 +1,31 @@
 // The activity log: newest first, filter by action, page with "load more", refreshed on live events.
 
 import { api, enc } from "../api.js";
-import { clear, errorBox, field, fmtDate, h } from "../ui.js";
+import { meta } from "../meta.js";
+import { addOptions, clear, errorBox, field, fmtDate, h } from "../ui.js";
 
-const ACTIONS = [
-  "created",
-  "updated",
-  "webhook_updated",
-  "qr_received",
-  "connected",
-  "disconnected",
-  "logged_out",
-  "reconnect_requested",
-  "limit_exceeded",
-  "deleted",
-];
+// How each action is coloured (presentation only: the list of actions comes from GET /api/meta).
+const TONE = {
+  created: ".ok",
+  connected: ".ok",
+  logged_out: ".bad",
+  limit_exceeded: ".bad",
+  deleted: ".bad",
+  disconnected: ".bad",
+  failed: ".bad",
+  qr_received: ".warn",
+  reconnect_requested: ".warn",
+};
 const PAGE = 50;
 const POLL_MS = 4000;
 const POLL_STREAMING_MS = 30000;
 
 export function render(root, ctx) {
-  const filter = field("Action", { tag: "select", testid: "activity-filter", options: [["", "All actions"], ...ACTIONS.map((a) => [a, a.replace(/_/g, " ")])] });
+  const filter = field("Action", { tag: "select", testid: "activity-filter", options: [["", "All actions"]] });
   const status = h("div", { testid: "activity-status", "aria-live": "polite" });
+  meta()
+    .then((m) => addOptions(filter.input, m.activityActions))
+    .catch((err) => clear(status).append(errorBox(err, "activity-error")));
   const tbody = h("tbody", { testid: "activity-rows" });
   const more = h("button.btn", { type: "button", testid: "activity-more", hidden: true }, "Load more");
   const total = h("p.small.muted", { testid: "activity-total" });
@@ -100,8 +104,5 @@ export function render(root, ctx) {
 }
 
 function pillClass(action) {
-  if (action === "connected" || action === "created") return ".ok";
-  if (["logged_out", "limit_exceeded", "deleted", "disconnected"].includes(action)) return ".bad";
-  if (action === "qr_received" || action === "reconnect_requested") return ".warn";
-  return "";
+  return TONE[action] || "";
 }

@@ -1,12 +1,14 @@
 // The live event feed: what the SSE stream (or the polling fallback) delivers, newest on top.
 
+import { meta } from "../meta.js";
 import { clear, errorBox, field, fmtDate, h } from "../ui.js";
 
+let connection = []; // the events that change the instance's status, from GET /api/meta
 const GROUPS = {
   "": () => true,
   messages: (t) => t.startsWith("message"),
-  connection: (t) => ["connected", "disconnected", "logged_out", "qr_received"].includes(t),
-  other: (t) => !t.startsWith("message") && !["connected", "disconnected", "logged_out", "qr_received"].includes(t),
+  connection: (t) => connection.includes(t),
+  other: (t) => !t.startsWith("message") && !connection.includes(t),
 };
 const MAX_SHOWN = 200;
 
@@ -78,7 +80,15 @@ export function render(root, ctx) {
   const off = ctx.live.on(add);
   showMode(ctx.live.mode, ctx.live.error);
   redraw();
+  let stopped = false;
+  meta()
+    .then((m) => {
+      connection = m.statusEventTypes;
+      if (!stopped) redraw();
+    })
+    .catch(() => {}); // without the list, "Connection" shows nothing and "Other" shows all non-messages
   return () => {
+    stopped = true;
     offMode();
     off();
   };

@@ -1,7 +1,8 @@
 // Send: text, media by URL, or an uploaded file (POST /api/whatsapp/{id}/send | send-media | send-file).
 
 import { api, enc } from "../api.js";
-import { busy, clear, field, h } from "../ui.js";
+import { meta } from "../meta.js";
+import { busy, clear, field, fmtBytes, h } from "../ui.js";
 
 export function render(root, ctx) {
   const base = `/api/whatsapp/${enc(ctx.id)}`;
@@ -68,6 +69,8 @@ export function render(root, ctx) {
       const phone = fPhone.input.value.trim();
       const file = fFile.input.files[0];
       if (!file) throw new Error("choose a file first");
+      const { maxUploadBytes } = (await meta()).limits;
+      if (file.size > maxUploadBytes) throw new Error(`the file is larger than ${fmtBytes(maxUploadBytes)}`);
       const form = new FormData();
       form.append("phone", phone);
       if (fCaption.input.value) form.append("caption", fCaption.input.value);
@@ -79,6 +82,12 @@ export function render(root, ctx) {
 
   const status = h("div", { testid: "send-status" });
   root.append(status, textForm, h("div.grid", mediaForm, fileForm));
+  // The server's lengths, so the browser stops typing where the server would refuse (it checks anyway).
+  meta()
+    .then(({ limits }) => {
+      for (const f of [tMessage, mCaption, fCaption]) f.input.maxLength = limits.maxTextLength;
+    })
+    .catch(() => {});
   const offStatus = ctx.onStatus((s) => {
     clear(status);
     if (s !== "connected") status.append(h("p.alert.alert-warn", `The instance is ${s.replace("_", " ")}: sending needs a connected instance.`));

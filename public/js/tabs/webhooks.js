@@ -1,7 +1,8 @@
 // Webhook deliveries: list by status, retry a failed one, send a test event.
 
 import { api, enc } from "../api.js";
-import { busy, clear, errorBox, field, fmtDate, h, toast } from "../ui.js";
+import { meta } from "../meta.js";
+import { addOptions, busy, clear, errorBox, field, fmtDate, h, toast } from "../ui.js";
 
 export function render(root, ctx) {
   const summary = h("div", { testid: "webhook-summary" });
@@ -10,9 +11,12 @@ export function render(root, ctx) {
   const filter = field("Status", {
     tag: "select",
     testid: "deliveries-filter",
-    options: [["", "All"], ["failed", "Failed"], ["pending", "Pending"], ["delivered", "Delivered"]],
+    options: [["", "All"]],
   });
   const status = h("div", { testid: "deliveries-status", "aria-live": "polite" });
+  meta()
+    .then((m) => addOptions(filter.input, m.deliveryStatuses, (v) => v[0].toUpperCase() + v.slice(1)))
+    .catch((err) => clear(status).append(errorBox(err, "deliveries-error")));
   const tbody = h("tbody", { testid: "deliveries-rows" });
   const refreshBtn = h("button.btn.btn-small", { type: "button", testid: "deliveries-refresh" }, "Refresh");
 

@@ -6,6 +6,8 @@ from typing import Any
 
 from quart import Blueprint, Response, current_app, jsonify
 
+from wamux.core.ports import TimelineQuery
+from wamux.domain.catalog import ACTIVITY_TYPES
 from wamux.domain.clock import iso_ms
 from wamux.domain.events import (
     Connected,
@@ -20,27 +22,11 @@ from wamux.domain.events import (
     RecordedEvent,
     WebhookUpdated,
 )
-from wamux.domain.store import TimelineQuery
 from wamux.http.auth import owned_instance
 from wamux.http.bodies import date_arg, int_arg, list_arg, pagination
 from wamux.http.services import Services
 
 bp = Blueprint("activity", __name__)
-
-ACTIONS = (
-    "created",
-    "updated",
-    "webhook_updated",
-    "qr_received",
-    "pairing_code_requested",
-    "connected",
-    "disconnected",
-    "logged_out",
-    "reconnect_requested",
-    "limit_exceeded",
-    "failed",
-    "deleted",
-)
 
 
 def details(recorded: RecordedEvent) -> dict[str, Any]:
@@ -75,7 +61,7 @@ async def activity(instance_id: str) -> Response:
     actor = owned_instance(s, instance_id)
     limit = int_arg("limit", 100, low=1, high=1000)
     skip = int_arg("skip", 0, low=0, high=10**9)
-    actions = list_arg("actions", ACTIONS) or ACTIONS
+    actions = list_arg("actions", ACTIVITY_TYPES) or ACTIVITY_TYPES
     query = TimelineQuery(
         stream_id=actor.id,
         types=actions,

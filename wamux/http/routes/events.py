@@ -15,14 +15,15 @@ from collections.abc import AsyncIterator
 import trio
 from quart import Blueprint, Response, current_app, jsonify, request
 
+from wamux.core.ports import TimelineQuery
+from wamux.domain.catalog import PUBLIC_EVENT_TYPES
 from wamux.domain.clock import iso_ms
 from wamux.domain.errors import ValidationFailed
 from wamux.domain.events import RecordedEvent
-from wamux.domain.store import TimelineQuery
 from wamux.http.auth import owned_instance
 from wamux.http.bodies import date_arg, int_arg, list_arg
 from wamux.http.services import Services
-from wamux.projections.payloads import FEED_TYPES, event_json
+from wamux.projections.payloads import event_json
 
 bp = Blueprint("events", __name__)
 HEARTBEAT_S = 15.0
@@ -51,7 +52,7 @@ async def events(instance_id: str) -> Response:
     s = services()
     actor = owned_instance(s, instance_id)
     limit = int_arg("limit", 20, low=1, high=1000)
-    types = list_arg("types", FEED_TYPES) or FEED_TYPES
+    types = list_arg("types", PUBLIC_EVENT_TYPES) or PUBLIC_EVENT_TYPES
     since = date_arg("since")
     after_raw = request.args.get("after")
     after: tuple[int, int] | None = None
@@ -98,7 +99,7 @@ def _sse(recorded: RecordedEvent) -> bytes:
 async def stream(instance_id: str) -> Response:
     s = services()
     actor = owned_instance(s, instance_id)
-    types = list_arg("types", FEED_TYPES) or FEED_TYPES
+    types = list_arg("types", PUBLIC_EVENT_TYPES) or PUBLIC_EVENT_TYPES
     resume = request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
     if resume:
         after = decode_cursor(resume, "Last-Event-ID")

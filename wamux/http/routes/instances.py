@@ -8,7 +8,7 @@ from typing import Any
 import segno
 from quart import Blueprint, Response, current_app, jsonify, request
 
-from wamux.actors.instance_actor import InstanceActor
+from wamux.core.instance_actor import InstanceActor
 from wamux.domain.clock import iso_ms
 from wamux.domain.errors import Conflict, ValidationFailed
 from wamux.domain.phones import jid_number, to_jid

@@ -7,8 +7,8 @@ from typing import Any
 import trio
 from quart import Blueprint, Response, current_app, jsonify, request
 
-from wamux.actors.instance_actor import InstanceActor
-from wamux.actors.transport import OutgoingMessage
+from wamux.core.instance_actor import InstanceActor
+from wamux.core.ports import OutgoingMessage
 from wamux.domain.errors import InstanceNotConnected, NotFound, ValidationFailed
 from wamux.domain.events import ChatRead
 from wamux.domain.phones import to_jid

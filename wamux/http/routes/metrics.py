@@ -25,7 +25,7 @@ UNMATCHED_ROUTE = "<unmatched>"
 
 
 class MetricsSink(Protocol):
-    """What the composition root puts in `services.extras["metrics"]` (`wamux.infra.metrics.ServerMetrics`)."""
+    """What the composition root puts in `services.extras["metrics"]` (`wamux.run.metrics.ServerMetrics`)."""
 
     token: str | None
     content_type: str

@@ -9,7 +9,7 @@ from typing import Any
 
 from quart import Blueprint, Response, current_app, jsonify
 
-from wamux.actors.transport import IncomingMessage, MediaPayload, RemoteContact, SimulatorControl
+from wamux.core.ports import IncomingMessage, MediaPayload, RemoteContact, SimulatorControl
 from wamux.domain.errors import NotFound, ValidationFailed
 from wamux.domain.ids import random_message_id
 from wamux.domain.phones import is_group, jid_number, to_jid

@@ -6,6 +6,7 @@ from typing import Any
 
 from quart import Blueprint, Response, current_app, jsonify, request
 
+from wamux.domain.catalog import DELIVERY_STATUSES
 from wamux.domain.clock import iso_ms
 from wamux.domain.errors import Conflict, NotFound, ValidationFailed
 from wamux.http.auth import owned_instance
@@ -16,7 +17,6 @@ from wamux.projections.outbox import DELIVERIES
 from wamux.projections.ports import Query
 
 bp = Blueprint("webhooks", __name__)
-STATUSES = ("pending", "delivered", "failed")
 
 
 def services() -> Services:
@@ -57,7 +57,7 @@ async def deliveries(instance_id: str) -> Response:
     s = services()
     actor = owned_instance(s, instance_id)
     status = request.args.get("status")
-    if status is not None and status not in STATUSES:
+    if status is not None and status not in DELIVERY_STATUSES:
         raise ValidationFailed("status must be pending, delivered or failed", details={"status": "invalid"})
     limit = int_arg("limit", 50, low=1, high=500)
     skip = int_arg("skip", 0, low=0, high=10**9)

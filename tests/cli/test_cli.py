@@ -1,0 +1,238 @@
+"""The `wamux` command as a user runs it: real subprocesses on a temporary DATA_DIR, exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.harness import JWT_SECRET, SECRET_KEY, Api, ServerProcess
+
+# Variables of the outer environment that would change what the commands see.
+OWN_VARIABLES = {
+    "DATABASE_PROVIDER",
+    "DATABASE_URL",
+    "SQLITE_DATABASE_URL",
+    "METRICS_TOKEN",
+    "WAMUX_DEV",
+    "ADMIN_EMAIL",
+    "ADMIN_PASSWORD",
+    "LOG_LEVEL",
+    "PORT",
+    "HOST",
+}
+COMMANDS = [
+    [],
+    ["serve"],
+    ["rebuild"],
+    ["replay"],
+    ["user"],
+    ["user", "list"],
+    ["user", "add"],
+    ["user", "reset-password"],
+    ["instance"],
+    ["instance", "list"],
+    ["events"],
+    ["events", "export"],
+    ["db"],
+    ["db", "status"],
+    ["db", "switch"],
+    ["doctor"],
+]
+
+
+def listed_commands(help_text: str) -> set[str]:
+    """The subcommand names argparse lists under COMMAND in a `--help` text (one per line, indented 4)."""
+    section = help_text.split("positional arguments:", 1)[1].split("\n\n", 1)[0]
+    return {line.split()[0] for line in section.splitlines() if line.startswith("    ") and line[4] != " "}
+
+
+def wamux(data_dir: Path, *args: str, drop: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m wamux.run.cli ARGS` with DATA_DIR=data_dir, run from a folder without a .env."""
+    full = {k: v for k, v in os.environ.items() if k not in OWN_VARIABLES}
+    full.update(
+        DATA_DIR=str(data_dir),
+        JWT_SECRET=JWT_SECRET,
+        WAMUX_SECRET_KEY=SECRET_KEY,
+        WHATSAPP_TRANSPORT="simulator",
+        BCRYPT_ROUNDS="4",
+    )
+    full.update(env)
+    for name in drop:
+        full.pop(name, None)
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        [sys.executable, "-m", "wamux.run.cli", *args],
+        env=full,
+        cwd=data_dir.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_every_command_has_help(tmp_path: Path) -> None:
+    for command in COMMANDS:
+        out = wamux(tmp_path / "data", *command, "--help")
+        assert out.returncode == 0, (command, out.stderr)
+        assert out.stdout.startswith("usage: wamux"), (command, out.stdout)
+        # Each group lists exactly the subcommands above: a command added, dropped or renamed shows here.
+        children = {c[len(command)] for c in COMMANDS if len(c) == len(command) + 1 and c[: len(command)] == command}
+        if children:
+            assert listed_commands(out.stdout) == children, (command, out.stdout)
+
+
+def test_bad_usage_exits_2(tmp_path: Path) -> None:
+    for args in (
+        ["bogus"],
+        ["db"],
+        ["user", "add", "x@example.com"],
+        ["replay", "users"],
+        ["replay", "users", "--from", "x"],
+    ):
+        out = wamux(tmp_path / "data", *args)
+        assert out.returncode == 2, (args, out.stderr)
+        assert "usage: wamux" in out.stderr
+
+
+def test_missing_jwt_secret_is_a_configuration_error(tmp_path: Path) -> None:
+    out = wamux(tmp_path / "data", "user", "list", drop=("JWT_SECRET",))
+    assert out.returncode == 2
+    assert "JWT_SECRET" in out.stderr and "Traceback" not in out.stderr
+    out = wamux(tmp_path / "data", "doctor", drop=("JWT_SECRET",))
+    assert out.returncode == 2 and "JWT_SECRET" in out.stdout and "FAIL" in out.stdout
+
+
+def test_user_add_list_and_bad_input(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    out = wamux(data, "user", "add", "not-an-email", "password-1")
+    assert out.returncode == 1 and "email is not a valid address" in out.stderr and "Traceback" not in out.stderr
+    out = wamux(data, "user", "add", "Carol@Example.com", "password-1", "--first-name", "Carol", "--role", "admin")
+    assert out.returncode == 0, out.stderr
+    created = json.loads(out.stdout)
+    assert created["email"] == "carol@example.com" and created["role"] == "admin" and created["apiKey"]
+    out = wamux(data, "user", "add", "carol@example.com", "password-2")
+    assert out.returncode == 1 and "Traceback" not in out.stderr and out.stderr.startswith("wamux: ")
+    out = wamux(data, "user", "list")
+    assert out.returncode == 0, out.stderr
+    assert [line.split()[:3] for line in out.stdout.splitlines()] == [[created["id"], "carol@example.com", "admin"]]
+
+
+async def test_reset_password_then_login_and_replay(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert wamux(data, "user", "add", "boss@example.com", "boss-password", "--role", "admin").returncode == 0
+    assert wamux(data, "user", "add", "dave@example.com", "old-password").returncode == 0
+    out = wamux(data, "user", "reset-password", "nobody@example.com", "new-password")
+    assert out.returncode == 1 and "no user with email nobody@example.com" in out.stderr
+    out = wamux(data, "user", "reset-password", "dave@example.com", "new-password")
+    assert out.returncode == 0 and "password changed" in out.stdout, out.stderr
+    out = wamux(data, "replay", "users", "--from", "1")
+    assert out.returncode == 0 and "replayed users from position 1" in out.stdout, out.stderr
+
+    srv = ServerProcess(data).start()
+    try:
+        login = httpx.post(srv.url + "/api/auth/login", json={"email": "dave@example.com", "password": "new-password"})
+        assert login.status_code == 200, login.text
+        old = httpx.post(srv.url + "/api/auth/login", json={"email": "dave@example.com", "password": "old-password"})
+        assert old.status_code == 401
+        boss = httpx.post(srv.url + "/api/auth/login", json={"email": "boss@example.com", "password": "boss-password"})
+        async with Api(srv.url, token=boss.json()["token"]) as admin:
+            emails = {u["email"] for u in (await admin.get("/api/users")).json()["users"]}
+        assert "dave@example.com" in emails  # the replayed read model
+        # Read models must not change under a running server.
+        out = wamux(data, "replay", "users", "--from", "1")
+        assert out.returncode == 1 and "server is running" in out.stderr
+        assert wamux(data, "rebuild", "users").returncode == 1
+    finally:
+        srv.stop()
+
+
+async def test_events_export_and_instance_list(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    srv = ServerProcess(data).start()
+    try:
+        async with Api(srv.url, token=srv.admin_token()) as admin:
+            instance = await admin.create_instance("Exported")
+            await admin.wait_qr(instance["id"])
+    finally:
+        srv.stop()
+
+    out = wamux(data, "events", "export", "--instance", instance["id"])
+    assert out.returncode == 0, out.stderr
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["type"] for r in records[:2]] == ["created", "qr_received"]
+    assert [r["version"] for r in records] == list(range(1, len(records) + 1))
+    assert records[0]["data"]["name"] == "Exported" and records[0]["timestamp"].endswith("Z")
+    assert f"exported {len(records)} events" in out.stderr
+    later = wamux(data, "events", "export", "--instance", instance["id"], "--since", records[-1]["timestamp"])
+    assert later.returncode == 0 and len(later.stdout.splitlines()) >= 1
+
+    out = wamux(data, "events", "export", "--instance", "not-a-uuid")
+    assert out.returncode == 2 and "not an instance id" in out.stderr
+    out = wamux(data, "events", "export", "--instance", instance["id"], "--since", "yesterday")
+    assert out.returncode == 2 and "ISO 8601" in out.stderr
+
+    out = wamux(data, "instance", "list")
+    assert out.returncode == 0, out.stderr
+    assert instance["id"] in out.stdout and "Exported" in out.stdout
+
+
+def test_rebuild_and_replay(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert wamux(data, "user", "add", "erin@example.com", "password-1").returncode == 0
+    out = wamux(data, "rebuild", "bogus")
+    assert out.returncode == 2 and "unknown projection bogus" in out.stderr and "users" in out.stderr
+    out = wamux(data, "rebuild")
+    assert out.returncode == 0, out.stderr
+    assert "rebuilt users, instances, messages, contacts, stats, outbox" in out.stdout
+    out = wamux(data, "replay", "users", "--from", "1")
+    assert out.returncode == 0 and "1 events applied, now at 1" in out.stdout, out.stderr
+    out = wamux(data, "replay", "bogus", "--from", "1")
+    assert out.returncode == 2 and "unknown projection bogus" in out.stderr
+    out = wamux(data, "replay", "users", "--from", "0")
+    assert out.returncode == 2 and "positions start at 1" in out.stderr
+    out = wamux(data, "replay", "users", "--from", "50")
+    assert out.returncode == 2 and "ends at position 1" in out.stderr
+
+
+def test_db_status_masks_passwords(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    out = wamux(data, "db", "status")
+    assert out.returncode == 0, out.stderr
+    assert "provider  sqlite" in out.stdout and str(data / "whatsapp-api.db") in out.stdout
+    url = "mongodb://alice:s3cret@127.0.0.1:1/wamux?authSource=admin"
+    out = wamux(data, "db", "status", "--json", DATABASE_PROVIDER="mongodb", DATABASE_URL=url)
+    assert out.returncode == 0, out.stderr
+    status = json.loads(out.stdout)
+    assert status["provider"] == "mongodb" and status["url"].startswith("mongodb://alice:***@127.0.0.1:1/wamux")
+    assert "s3cret" not in out.stdout
+
+
+def test_doctor(tmp_path: Path) -> None:
+    out = wamux(tmp_path / "fresh", "doctor")
+    assert out.returncode == 0, out.stdout + out.stderr
+    for check in ("configuration", "disk space", "event store", "neonize"):
+        line = next(line for line in out.stdout.splitlines() if check in line)
+        assert "OK" in line, line
+    assert "head position 0" in out.stdout
+
+
+def test_doctor_fails_when_mongod_is_unreachable(tmp_path: Path) -> None:
+    url = "mongodb://bob:hunter22@127.0.0.1:1/wamux"
+    out = wamux(tmp_path / "data", "doctor", DATABASE_PROVIDER="mongodb", DATABASE_URL=url)
+    assert out.returncode == 1, out.stdout + out.stderr
+    mongod = next(line for line in out.stdout.splitlines() if line.startswith("│ mongod "))
+    assert "FAIL" in mongod
+    assert "hunter22" not in out.stdout
+
+
+def test_doctor_with_a_reachable_mongod(tmp_path: Path, mongo_db_url: str) -> None:
+    out = wamux(tmp_path / "data", "doctor", DATABASE_PROVIDER="mongodb", DATABASE_URL=mongo_db_url)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for check in ("mongod", "event store"):
+        line = next(line for line in out.stdout.splitlines() if line.startswith(f"│ {check} "))
+        assert "OK" in line, line

@@ -1,1 +1,0 @@
-"""Instance actors, the supervisor and the WhatsApp transport port."""

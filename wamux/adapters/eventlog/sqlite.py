@@ -1,0 +1,154 @@
+"""The SQLite event store backend: eventsourcing's SQLite recorders plus a `ts` index.
+
+The events table is eventsourcing's own (`stored_events`, rowid = notification id) with one
+more column, `ts`, filled from the event state on insert and indexed with the originator,
+so timeline queries (`/events`, `/activity`) are index range scans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteFactory,
+    SQLiteProcessRecorder,
+)
+
+from wamux.adapters.eventlog.codec import stored_event_ts
+from wamux.adapters.eventlog.timeline import TimelineRecorder
+
+
+class SQLiteTimelineRecorder(SQLiteApplicationRecorder, TimelineRecorder):
+    """eventsourcing's SQLite application recorder with a `ts` column and timeline queries."""
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name)
+        self.insert_events_statement = (
+            f"INSERT INTO {self.events_table_name} "
+            "(originator_id, originator_version, topic, state, ts) VALUES (?,?,?,?,?)"
+        )
+
+    def construct_create_table_statements(self) -> list[str]:
+        t = self.events_table_name
+        return [
+            f"CREATE TABLE IF NOT EXISTS {t} ("
+            "originator_id TEXT, originator_version INTEGER, topic TEXT, state BLOB, "
+            "ts INTEGER NOT NULL DEFAULT 0, "
+            "PRIMARY KEY (originator_id, originator_version))",
+            f"CREATE INDEX IF NOT EXISTS {t}_timeline ON {t} (originator_id, ts)",
+            f"CREATE INDEX IF NOT EXISTS {t}_topic_timeline ON {t} (originator_id, topic, ts)",
+        ]
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int] | None:
+        returning = []
+        for s in stored_events:
+            c.execute(
+                self.insert_events_statement,
+                (
+                    s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+                    s.originator_version,
+                    s.topic,
+                    s.state,
+                    stored_event_ts(s.state),
+                ),
+            )
+            returning.append(c.lastrowid)
+        return returning
+
+    @staticmethod
+    def _timeline_where(
+        originator_id: UUID,
+        topics: Sequence[str],
+        start_ts: int | None,
+        end_ts: int | None,
+    ) -> tuple[str, list[Any]]:
+        where = ["originator_id=?"]
+        params: list[Any] = [originator_id.hex]
+        if topics:
+            where.append(f"topic IN ({','.join('?' * len(topics))})")
+            params.extend(topics)
+        if start_ts is not None:
+            where.append("ts>=?")
+            params.append(start_ts)
+        if end_ts is not None:
+            where.append("ts<=?")
+            params.append(end_ts)
+        return " AND ".join(where), params
+
+    def select_timeline(
+        self,
+        originator_id: UUID,
+        *,
+        topics: Sequence[str] = (),
+        after: tuple[int, int] | None = None,
+        before: tuple[int, int] | None = None,
+        start_ts: int | None = None,
+        end_ts: int | None = None,
+        desc: bool = False,
+        skip: int = 0,
+        limit: int = 100,
+    ) -> list[Notification]:
+        where, params = self._timeline_where(originator_id, topics, start_ts, end_ts)
+        # The plain `ts>=?` / `ts<=?` bounds let SQLite use the (originator_id, ts) index as a range;
+        # the OR that breaks ties by position alone would make it scan the stream from its start.
+        if after is not None:
+            where += " AND ts>=? AND (ts>? OR (ts=? AND rowid>?))"
+            params.extend([after[0], after[0], after[0], after[1]])
+        if before is not None:
+            where += " AND ts<=? AND (ts<? OR (ts=? AND rowid<?))"
+            params.extend([before[0], before[0], before[0], before[1]])
+        order = "DESC" if desc else "ASC"
+        statement = (
+            f"SELECT rowid, originator_id, originator_version, topic, state FROM {self.events_table_name} "
+            f"WHERE {where} ORDER BY ts {order}, rowid {order} LIMIT ? OFFSET ?"
+        )
+        params.extend([limit, skip])
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, params)
+            return [
+                Notification(
+                    id=row["rowid"],
+                    originator_id=self.convert_originator_id(row["originator_id"]),
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=row["state"],
+                )
+                for row in c.fetchall()
+            ]
+
+    def count_timeline(
+        self,
+        originator_id: UUID,
+        *,
+        topics: Sequence[str] = (),
+        start_ts: int | None = None,
+        end_ts: int | None = None,
+    ) -> int:
+        where, params = self._timeline_where(originator_id, topics, start_ts, end_ts)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT COUNT(*) FROM {self.events_table_name} WHERE {where}", params)
+            return int(c.fetchone()[0])
+
+
+class SQLiteTimelineProcessRecorder(SQLiteProcessRecorder, SQLiteTimelineRecorder):
+    """Process recorder variant (tracking + events) sharing the same table layout."""
+
+
+class WamuxSQLiteFactory(SQLiteFactory):
+    """eventsourcing's SQLite factory, building our timeline recorder for applications."""
+
+    application_recorder_class = SQLiteTimelineRecorder
+
+
+def open_sqlite_recorder(path: str, *, lock_timeout: int = 10) -> SQLiteTimelineRecorder:
+    """Open (creating if needed) the event log at `path`, in WAL mode."""
+    datastore = SQLiteDatastore(db_name=path, lock_timeout=lock_timeout, pool_size=4, max_overflow=8)
+    recorder = SQLiteTimelineRecorder(datastore)
+    recorder.create_table()
+    return recorder

@@ -1,0 +1,1 @@
+"""Media bytes on disk and media downloads from URLs."""

@@ -1,0 +1,1 @@
+"""Read-model stores (SQLite, MongoDB) behind `wamux.projections.ports.ReadModelStore`."""

@@ -1,0 +1,1 @@
+"""WhatsApp transports behind `wamux.core.ports.Transport`: neonize (whatsmeow) and the in-process simulator."""

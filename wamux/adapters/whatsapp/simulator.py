@@ -1,0 +1,297 @@
+"""An in-process WhatsApp stand-in behind the same transport port as neonize.
+
+It behaves like the network as an actor sees it: a QR string (`1@...`) refreshed every 20 s
+until scanned, random message ids, receipts, drops, unlinking from the phone, an address
+book, and injected faults (failed or slow sends, crashes, failed connects, a connection
+that stops answering). Linked devices and address books persist under
+`DATA_DIR/simulator/`, so a restarted server finds its simulated phones linked.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from wamux.core.ports import (
+    ConnectionLost,
+    Emit,
+    IncomingMessage,
+    LinkConnected,
+    NotLinked,
+    OutgoingMessage,
+    PairSuccess,
+    QrCode,
+    Receipt,
+    RemoteContact,
+    TransportError,
+)
+from wamux.domain.errors import Conflict, NotFound, ValidationFailed
+from wamux.domain.ids import random_message_id
+
+QR_REFRESH_S = 20.0
+FAULT_KEYS = {
+    "failNextSends": int,
+    "sendLatencyMs": int,
+    "failNextConnects": int,
+    "crashNextConnects": int,
+    "unresponsive": bool,
+    "permanentConnectFailure": bool,
+}
+
+
+def random_qr() -> str:
+    ref = base64.b64encode(secrets.token_bytes(32)).decode()
+    keys = ",".join(base64.b64encode(secrets.token_bytes(32)).decode() for _ in range(3))
+    return f"1@{ref},{keys},1"
+
+
+@dataclass
+class _Phone:
+    """What the simulated network knows about one instance."""
+
+    jid: str | None = None
+    push_name: str | None = None
+    contacts: list[RemoteContact] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    faults: dict[str, Any] = field(default_factory=dict)
+
+
+class SimulatorSession:
+    """One instance's simulated connection."""
+
+    def __init__(self, transport: SimulatorTransport, instance_id: str) -> None:
+        self.transport = transport
+        self.id = instance_id
+        self.emit: Emit | None = None
+        self.connected = False
+        self._scanned: trio.Event | None = None
+        self._scan_identity: tuple[str, str | None] | None = None
+        self._dropped = trio.Event()
+        self._drop: ConnectionLost | None = None
+
+    @property
+    def phone(self) -> _Phone:
+        return self.transport.phone(self.id)
+
+    @property
+    def has_credentials(self) -> bool:
+        return self.phone.jid is not None
+
+    def _take_fault(self, name: str) -> bool:
+        left = int(self.phone.faults.get(name, 0) or 0)
+        if left > 0:
+            self.phone.faults[name] = left - 1
+            return True
+        return False
+
+    async def connect(self, emit: Emit) -> None:
+        if self._take_fault("crashNextConnects"):
+            raise RuntimeError("simulated actor crash")
+        await trio.sleep(0.01)  # a network round trip
+        if self.phone.faults.get("permanentConnectFailure"):
+            raise TransportError("simulated: client outdated", retryable=False, code="client_outdated")
+        if self._take_fault("failNextConnects"):
+            raise TransportError("simulated: could not reach WhatsApp", code="connect_failed")
+        self.emit = emit
+        self._dropped = trio.Event()
+        self._drop = None
+        try:
+            if not self.has_credentials:
+                while True:
+                    self._scanned = trio.Event()
+                    await emit(QrCode(random_qr()))
+                    with trio.move_on_after(self.transport.qr_interval_s):
+                        await self._scanned.wait()
+                    if self._scanned.is_set():
+                        break
+                assert self._scan_identity is not None
+                jid, push_name = self._scan_identity
+                self.phone.jid, self.phone.push_name = jid, push_name
+                self.transport.save(self.id)
+                await emit(PairSuccess(jid=jid, push_name=push_name))
+            self.connected = True
+            await emit(LinkConnected(jid=self.phone.jid, push_name=self.phone.push_name))
+            await self._dropped.wait()
+            self.connected = False
+            drop = self._drop or ConnectionLost(reason="connection_lost")
+            if drop.logged_out:
+                self._unlink()
+            await emit(drop)
+        finally:
+            self.connected = False
+            self.emit = None
+            self._scanned = None
+
+    def _unlink(self) -> None:
+        self.phone.jid = None
+        self.phone.push_name = None
+        self.transport.save(self.id)
+
+    async def send(self, message: OutgoingMessage) -> str:
+        if not self.connected:
+            raise NotLinked("simulated: not connected", code="not_connected")
+        latency = int(self.phone.faults.get("sendLatencyMs", 0) or 0)
+        if latency:
+            await trio.sleep(latency / 1000)
+        if self._take_fault("failNextSends"):
+            raise TransportError("simulated send failure", code="send_failed")
+        message_id = random_message_id()
+        self.phone.outbox.append(
+            {
+                "id": message_id,
+                "to": message.to,
+                "type": message.kind,
+                "body": message.text,
+                "caption": message.caption,
+                "mimeType": message.mime_type,
+                "fileName": message.file_name,
+                "size": len(message.data or b""),
+            }
+        )
+        return message_id
+
+    async def pair_phone(self, phone: str) -> str:
+        if self.connected or self._scanned is None:
+            raise TransportError("simulated: pairing needs a connection waiting for a link", code="not_pairing")
+        code = secrets.token_hex(4).upper()
+        return f"{code[:4]}-{code[4:]}"
+
+    async def contacts(self) -> list[RemoteContact]:
+        return list(self.phone.contacts)
+
+    async def logout(self) -> None:
+        self._unlink()
+        self.drop(ConnectionLost(reason="logout", logged_out=True))
+
+    async def ping(self) -> bool:
+        return self.connected and not self.phone.faults.get("unresponsive")
+
+    async def close(self) -> None:
+        self.drop(ConnectionLost(reason="closed"))
+
+    def drop(self, lost: ConnectionLost) -> None:
+        self._drop = lost
+        self._dropped.set()
+
+
+class SimulatorTransport:
+    """The simulated network: sessions by instance id, and the control surface for the routes."""
+
+    name = "simulator"
+
+    def __init__(self, data_dir: Path, *, qr_interval_s: float = QR_REFRESH_S) -> None:
+        self.qr_interval_s = qr_interval_s
+        self.dir = data_dir / "simulator"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.sessions: dict[str, SimulatorSession] = {}
+        self._phones: dict[str, _Phone] = {}
+
+    # ---- persistence of the simulated phones ------------------------------------------------
+
+    def phone(self, instance_id: str) -> _Phone:
+        phone = self._phones.get(instance_id)
+        if phone is None:
+            phone = _Phone()
+            path = self.dir / f"{instance_id}.json"
+            if path.is_file():
+                doc = json.loads(path.read_text())
+                phone.jid = doc.get("jid")
+                phone.push_name = doc.get("pushName")
+                phone.contacts = [RemoteContact(**c) for c in doc.get("contacts", [])]
+            self._phones[instance_id] = phone
+        return phone
+
+    def save(self, instance_id: str) -> None:
+        phone = self.phone(instance_id)
+        doc = {
+            "jid": phone.jid,
+            "pushName": phone.push_name,
+            "contacts": [c.__dict__ for c in phone.contacts],
+        }
+        tmp = self.dir / f"{instance_id}.json.tmp"
+        tmp.write_text(json.dumps(doc))
+        tmp.replace(self.dir / f"{instance_id}.json")
+
+    # ---- Transport ----------------------------------------------------------------------------
+
+    def session(self, instance_id: str) -> SimulatorSession:
+        session = SimulatorSession(self, instance_id)
+        self.sessions[instance_id] = session
+        return session
+
+    def forget(self, instance_id: str) -> None:
+        self.sessions.pop(instance_id, None)
+        self._phones.pop(instance_id, None)
+        (self.dir / f"{instance_id}.json").unlink(missing_ok=True)
+        shutil.rmtree(self.dir / instance_id, ignore_errors=True)
+
+    # ---- SimulatorControl ---------------------------------------------------------------------
+
+    def _session(self, instance_id: str) -> SimulatorSession:
+        session = self.sessions.get(instance_id)
+        if session is None:
+            raise NotFound("instance not found")
+        return session
+
+    def _online(self, instance_id: str) -> SimulatorSession:
+        session = self._session(instance_id)
+        if not session.connected or session.emit is None:
+            raise Conflict("the simulated phone is not connected", details={"status": "not_connected"})
+        return session
+
+    async def scan(self, instance_id: str, phone: str | None, push_name: str | None) -> None:
+        session = self._session(instance_id)
+        if session.connected:
+            raise Conflict("already linked and connected")
+        if session._scanned is None:
+            raise Conflict("no QR code is waiting to be scanned")
+        number = phone or "7900" + str(secrets.randbelow(10**7)).zfill(7)
+        session._scan_identity = (f"{number}@s.whatsapp.net", push_name)
+        session._scanned.set()
+
+    async def incoming(self, instance_id: str, message: IncomingMessage) -> None:
+        session = self._online(instance_id)
+        assert session.emit is not None
+        await session.emit(message)
+
+    async def receipt(self, instance_id: str, message_id: str, status: str) -> None:
+        session = self._online(instance_id)
+        if status not in ("delivered", "read"):
+            raise ValidationFailed("status must be delivered or read", details={"status": "invalid"})
+        chat = next((m["to"] for m in session.phone.outbox if m["id"] == message_id), None)
+        assert session.emit is not None
+        await session.emit(Receipt(message_ids=(message_id,), status=status, chat_jid=chat, sender_jid=chat))
+
+    async def disconnect(self, instance_id: str, reason: str, logged_out: bool) -> None:
+        session = self._online(instance_id)
+        session.drop(ConnectionLost(reason=reason or "connection_lost", logged_out=logged_out))
+
+    def set_contacts(self, instance_id: str, contacts: list[RemoteContact]) -> None:
+        self._session(instance_id)
+        self.phone(instance_id).contacts = contacts
+        self.save(instance_id)
+
+    def outbox(self, instance_id: str) -> list[dict[str, Any]]:
+        self._session(instance_id)
+        return list(self.phone(instance_id).outbox)
+
+    def set_faults(self, instance_id: str, faults: dict[str, Any]) -> dict[str, Any]:
+        self._session(instance_id)
+        current = self.phone(instance_id).faults
+        for key, value in faults.items():
+            kind = FAULT_KEYS.get(key)
+            if kind is None:
+                raise ValidationFailed(f"unknown fault {key}", details={key: "unknown"})
+            if kind is int and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                raise ValidationFailed(f"{key} must be a non-negative integer", details={key: "invalid"})
+            if kind is bool and not isinstance(value, bool):
+                raise ValidationFailed(f"{key} must be true or false", details={key: "invalid"})
+            current[key] = value
+        return dict(current)

@@ -1,1 +1,0 @@
-"""Adapters: event stores, transports, webhook sender, config, logging and the composition root."""

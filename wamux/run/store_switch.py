@@ -1,0 +1,357 @@
+"""Switching the event store (SQLite ⇄ MongoDB) while the server runs.
+
+1. open the target (an empty SQLite file of its own, or the MongoDB database, emptied first);
+2. copy every event in log order, checking each keeps its position;
+3. build every read model in the target from the copied log;
+4. copy what was appended meanwhile, again and again, until little is left;
+5. pause appends (bounded: only the last few events are copied under the pause), copy the
+   tail, let the target's read models catch up, swap the store and read models, persist the
+   choice so a restart stays on the new store, resume appends.
+
+Any failure before the swap closes the target and leaves the old store as it was (it is only
+ever read from); the caller gets 503 with the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trio
+from eventsourcing.persistence import StoredEvent
+
+from wamux.adapters.eventlog.recorder_store import RecorderEventStore
+from wamux.adapters.eventlog.timeline import TimelineRecorder
+from wamux.core.projection_runner import ProjectionRunner, ReadModels
+from wamux.domain.errors import Conflict, Unavailable, ValidationFailed
+from wamux.logs import get_logger
+from wamux.projections.ports import ReadModelStore
+from wamux.run.config import Settings
+
+log = get_logger("wamux.switch")
+
+COPY_BATCH = 2000
+STEP_TIMEOUT_S = 10.0
+TAIL_UNDER_PAUSE = 20  # pause appends only once fewer events than this are left to copy
+PROVIDERS = ("sqlite", "mongodb")
+
+
+class SwitchFailed(Exception):
+    """The copy or the checks failed; the old store is untouched."""
+
+
+def mask_url(url: str | None) -> str | None:
+    """`mongodb://user:***@host/db` — never show a password (in the user info or the query)."""
+    if url is None:
+        return None
+    # Greedy up to the LAST "@": a password may itself contain a raw "@".
+    m = re.match(r"^([a-z][a-z0-9+.-]*://)([^:/]*):(.*)@([^@]*)$", url, flags=re.IGNORECASE)
+    if m:
+        url = f"{m.group(1)}{m.group(2)}:***@{m.group(4)}"
+    return re.sub(r"(?i)([?&](?:password|pwd)=)[^&]*", r"\1***", url)
+
+
+def store_url(provider: str, url: str | None, sqlite_path: Path) -> str | None:
+    return mask_url(url) if provider == "mongodb" else f"file:{sqlite_path}"
+
+
+@dataclass
+class SwitchProgress:
+    state: str = "idle"  # idle | copying | building | catching_up | swapping | done | failed
+    target: str | None = None
+    copied: int = 0
+    total: int = 0
+    error: str | None = None
+    started_at: float | None = None
+    duration_ms: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "target": self.target,
+            "copied": self.copied,
+            "total": self.total,
+            "error": self.error,
+            "durationMs": self.duration_ms,
+        }
+
+
+@dataclass
+class StoreChoice:
+    """What DATA_DIR/store-provider.json records after a switch."""
+
+    provider: str
+    url: str | None = None
+    sqlite_path: str | None = None
+
+
+def read_choice(settings: Settings) -> StoreChoice | None:
+    if not settings.provider_file.is_file():
+        return None
+    doc = json.loads(settings.provider_file.read_text())
+    return StoreChoice(doc["provider"], doc.get("url"), doc.get("sqlitePath"))
+
+
+def write_choice(settings: Settings, choice: StoreChoice) -> None:
+    tmp = settings.provider_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"provider": choice.provider, "url": choice.url, "sqlitePath": choice.sqlite_path}))
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    tmp.replace(settings.provider_file)
+
+
+def effective_settings(settings: Settings) -> Settings:
+    """The settings with a previous switch's choice applied (it wins over the environment)."""
+    choice = read_choice(settings)
+    if choice is None:
+        return settings
+    changes: dict[str, Any] = {
+        "database_provider": choice.provider,
+        "database_url": choice.url or settings.database_url,
+    }
+    if choice.sqlite_path:
+        changes["sqlite_path"] = Path(choice.sqlite_path)
+    return dataclasses.replace(settings, **changes)
+
+
+class StoreSwitcher:
+    """Owns the live switch for one running server."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: RecorderEventStore,
+        read_models: ReadModels,
+        open_backend: Callable[[Settings, str, str | None], tuple[TimelineRecorder, ReadModelStore]],
+        *,
+        on_swap: Callable[[ReadModelStore], None] | None = None,
+        limiter: trio.CapacityLimiter | None = None,
+        mongo_timeout_ms: int = 5000,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.read_models = read_models
+        self.open_backend = open_backend
+        self.on_swap = on_swap
+        self.limiter = limiter or trio.CapacityLimiter(4)
+        self.mongo_timeout_ms = mongo_timeout_ms
+        self.progress = SwitchProgress()
+        self._lock = trio.Lock()
+
+    def status(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "provider": self.store.provider,
+            "url": store_url(self.store.provider, s.database_url, s.sqlite_path),
+            "events": self.store.head(),
+            "switch": self.progress.as_json(),
+            # A projection that cannot apply an event stays there and retries; operators see it here.
+            "projections": {"stalled": self.read_models.stalled()},
+        }
+
+    async def switch(self, provider: str, url: str | None = None) -> dict[str, Any]:
+        if provider not in PROVIDERS:
+            raise ValidationFailed("provider must be sqlite or mongodb", details={"provider": "invalid"})
+        if self._lock.locked():
+            raise Conflict("a store switch is already running")
+        async with self._lock:
+            return await self._switch(provider, url)
+
+    async def _switch(self, provider: str, url: str | None) -> dict[str, Any]:
+        current = self.store.provider
+        url = url or (self.settings.database_url if provider == "mongodb" else None)
+        if provider == "mongodb" and not (url or "").startswith(("mongodb://", "mongodb+srv://")):
+            raise ValidationFailed(
+                "a mongodb:// url is required (in the body or DATABASE_URL)", details={"url": "required"}
+            )
+        if provider == current and (provider == "sqlite" or url == self.settings.database_url):
+            raise Conflict(f"already on {provider}")
+        self.progress = SwitchProgress(
+            state="copying", target=provider, started_at=time.perf_counter(), total=self.store.head()
+        )
+        target_settings = self._target_settings(provider, url)
+        recorder: TimelineRecorder | None = None
+        rm: ReadModelStore | None = None
+        try:
+            recorder, rm = await trio.to_thread.run_sync(
+                self._open_target, target_settings, provider, url, limiter=self.limiter
+            )
+            assert recorder is not None and rm is not None
+            result = await self._copy_and_swap(provider, url, target_settings, recorder, rm)
+        except BaseException as exc:
+            self.progress.state = "failed"
+            self.progress.error = str(exc) or type(exc).__name__
+            await trio.to_thread.run_sync(self._discard_target, provider, target_settings, recorder, rm)
+            log.error("store switch failed", target=provider, error=self.progress.error)
+            if isinstance(exc, trio.TooSlowError):
+                self.progress.error = f"the target did not answer within {STEP_TIMEOUT_S:g}s"
+            if isinstance(exc, Exception):
+                raise Unavailable(f"switch to {provider} failed, still on {current}: {self.progress.error}") from exc
+            raise
+        return result
+
+    def _target_settings(self, provider: str, url: str | None) -> Settings:
+        if provider == "sqlite":
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path = self.settings.data_dir / f"whatsapp-api-{stamp}.db"
+            return dataclasses.replace(self.settings, database_provider="sqlite", sqlite_path=path)
+        return dataclasses.replace(self.settings, database_provider="mongodb", database_url=url)
+
+    def _open_target(self, target: Settings, provider: str, url: str | None) -> tuple[TimelineRecorder, ReadModelStore]:
+        if provider == "mongodb":
+            import pymongo
+
+            client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+                url, serverSelectionTimeoutMS=self.mongo_timeout_ms
+            )
+            try:
+                db = client.get_default_database(default="wamux")
+                client.admin.command("ping")
+                client.drop_database(db.name)  # the target is rebuilt from our log, from scratch
+            finally:
+                client.close()
+        recorder, rm = self.open_backend(target, provider, url)
+        if recorder.max_notification_id():
+            raise SwitchFailed("the target store is not empty")
+        return recorder, rm
+
+    def _discard_target(
+        self, provider: str, target: Settings, recorder: TimelineRecorder | None, rm: ReadModelStore | None
+    ) -> None:
+        for closable in (rm, getattr(recorder, "datastore", None)):
+            try:
+                if closable is not None:
+                    closable.close()
+            except Exception as exc:  # best effort: the target may be the thing that broke
+                log.warning("closing the failed target", error=repr(exc))
+        if provider == "sqlite":
+            for path in (target.sqlite_path, target.readmodels_path):
+                for suffix in ("", "-wal", "-shm"):
+                    Path(str(path) + suffix).unlink(missing_ok=True)
+
+    @staticmethod
+    def _read_after(source: TimelineRecorder, position: int) -> list[Any]:
+        return list(source.select_notifications(start=position, limit=COPY_BATCH, inclusive_of_start=False))
+
+    async def _copy(self, source: TimelineRecorder, target: TimelineRecorder, after: int) -> int:
+        """Copy every event after position `after`; returns the last position copied."""
+        position = after
+        while True:
+            batch = await trio.to_thread.run_sync(self._read_after, source, position, limiter=self.limiter)
+            if not batch:
+                return position
+            records = [StoredEvent(n.originator_id, n.originator_version, n.topic, n.state) for n in batch]
+            # A target that stops answering must fail the switch quickly, not hang it: give up on
+            # the (uncancellable) driver call after STEP_TIMEOUT_S and let its thread finish alone.
+            with trio.fail_after(STEP_TIMEOUT_S):
+                ids = await trio.to_thread.run_sync(
+                    target.insert_events, records, limiter=self.limiter, abandon_on_cancel=True
+                )
+            if list(ids or []) != [n.id for n in batch]:
+                raise SwitchFailed(f"positions differ in the target after {position}; nothing was switched")
+            position = batch[-1].id
+            self.progress.copied = position
+            self.progress.total = max(self.progress.total, self.store.head())
+
+    async def _copy_and_swap(
+        self, provider: str, url: str | None, target_settings: Settings, recorder: TimelineRecorder, rm: ReadModelStore
+    ) -> dict[str, Any]:
+        source = self.store.recorder
+        position = await self._copy(source, recorder, 0)
+
+        self.progress.state = "building"
+        # Records are copied as they are (secrets stay encrypted); the view reads them with the same key.
+        view = RecorderEventStore(
+            recorder, self.store.clock, provider=provider, limiter=self.limiter, cipher=self.store.cipher
+        )
+        runners = [ProjectionRunner(r.projection, view, rm, self.limiter) for r in self.read_models.runners.values()]
+        for runner in runners:
+            await runner.prepare()
+            await runner.catch_up()
+
+        self.progress.state = "catching_up"
+        # Copy and project what arrived meanwhile until only a few events are left, so the
+        # pause below covers a handful of events (a MongoDB read-model write is a round trip).
+        for _ in range(50):
+            position = await self._copy(source, recorder, position)
+            view.refresh_head()
+            for runner in runners:
+                await runner.catch_up()
+            if self.store.head() - position <= TAIL_UNDER_PAUSE:
+                break
+            log.info("store switch catching up", copied=position, head=self.store.head())
+
+        self.progress.state = "swapping"
+        paused = await self.store.pause()
+        pause_started = time.perf_counter()
+        marks: dict[str, float] = {}
+        try:
+            position = await self._copy(source, recorder, position)
+            marks["tail"] = time.perf_counter()
+            if position != self.store.head():
+                raise SwitchFailed(f"copied up to {position} but the log ends at {self.store.head()}")
+            view.refresh_head()
+            for runner in runners:
+                await runner.catch_up()
+            marks["target_read_models"] = time.perf_counter()
+            # The live read models may lag behind the source; it does not matter: the target's are
+            # complete, and they take over with their own positions while no batch is in flight.
+            async with self.read_models.hold():
+                self._swap(provider, url, target_settings, recorder, rm, runners)
+        finally:
+            paused.release()
+        pause_ms = (time.perf_counter() - pause_started) * 1000
+        assert self.progress.started_at is not None
+        self.progress.duration_ms = round((time.perf_counter() - self.progress.started_at) * 1000, 1)
+        self.progress.state = "done"
+        log.info(
+            "store switched",
+            provider=provider,
+            events=position,
+            pause_ms=round(pause_ms, 1),
+            duration_ms=self.progress.duration_ms,
+            **{f"{k}_ms": round((v - pause_started) * 1000, 1) for k, v in marks.items()},
+        )
+        return {
+            "success": True,
+            "message": f"Database provider switched to {provider}",
+            "provider": provider,
+            "events": position,
+            "durationMs": self.progress.duration_ms,
+            "pauseMs": round(pause_ms, 1),
+        }
+
+    def _swap(
+        self,
+        provider: str,
+        url: str | None,
+        target_settings: Settings,
+        recorder: TimelineRecorder,
+        rm: ReadModelStore,
+        runners: list[ProjectionRunner],
+    ) -> None:
+        choice = StoreChoice(provider, url, str(target_settings.sqlite_path) if provider == "sqlite" else None)
+        write_choice(self.settings, choice)  # first: if this fails, nothing was swapped
+        self.store.recorder = recorder
+        self.store.set_provider(provider)
+        self.read_models.rm = rm
+        positions = {r.name: r.position for r in runners}
+        for name, runner in self.read_models.runners.items():
+            runner.read_models = rm
+            runner.move_to(positions[name])
+        if self.on_swap is not None:
+            self.on_swap(rm)
+        self.settings = dataclasses.replace(
+            self.settings,
+            database_provider=provider,
+            database_url=url if provider == "mongodb" else self.settings.database_url,
+            sqlite_path=target_settings.sqlite_path,
+        )
+        # The old store stays open: requests that started before the swap may still read from it.
