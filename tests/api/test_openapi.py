@@ -75,7 +75,7 @@ def app_operations() -> set[Operation]:
     from wamux.http.app import create_app
     from wamux.run.bootstrap import PUBLIC_DIR
 
-    stub = SimpleNamespace(max_body_bytes=1024, extras={})
+    stub = SimpleNamespace(max_body_bytes=1024, usecases=SimpleNamespace(usage=None))
     app = create_app(stub, log=None, public_dir=PUBLIC_DIR)  # type: ignore[arg-type]
     out = set()
     for rule in app.url_map.iter_rules():

@@ -214,7 +214,7 @@ from wamux.adapters.eventlog.sqlite import open_sqlite_recorder
 async def main():
     Path({str(data)!r}).mkdir(parents=True, exist_ok=True)
     recorder = open_sqlite_recorder({str(data / "whatsapp-api.db")!r})
-    store = RecorderEventStore(recorder, SystemClock(), provider="sqlite")
+    store = RecorderEventStore.over(recorder, SystemClock(), provider="sqlite")
     async with trio.open_nursery() as n:
         await n.start(store.run_writer)
         sid = str(uuid.uuid4())

@@ -51,8 +51,8 @@ def listed_commands(help_text: str) -> set[str]:
     return {line.split()[0] for line in section.splitlines() if line.startswith("    ") and line[4] != " "}
 
 
-def wamux(data_dir: Path, *args: str, drop: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess[str]:
-    """`python -m wamux.run.cli ARGS` with DATA_DIR=data_dir, run from a folder without a .env."""
+def python(data_dir: Path, *args: str, drop: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess[str]:
+    """`python ARGS` with DATA_DIR=data_dir and the test settings, run from a folder without a .env."""
     full = {k: v for k, v in os.environ.items() if k not in OWN_VARIABLES}
     full.update(
         DATA_DIR=str(data_dir),
@@ -66,13 +66,23 @@ def wamux(data_dir: Path, *args: str, drop: tuple[str, ...] = (), **env: str) ->
         full.pop(name, None)
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.run(
-        [sys.executable, "-m", "wamux.run.cli", *args],
+        [sys.executable, *args],
         env=full,
         cwd=data_dir.parent,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def wamux(data_dir: Path, *args: str, drop: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m wamux.run.cli ARGS` with DATA_DIR=data_dir, run from a folder without a .env."""
+    return python(data_dir, "-m", "wamux.run.cli", *args, drop=drop, **env)
+
+
+def doctor_line(out: subprocess.CompletedProcess[str], check: str) -> str:
+    """The first line of one check's row in the doctor's table."""
+    return next(line for line in out.stdout.splitlines() if line.startswith(f"│ {check} "))
 
 
 def test_every_command_has_help(tmp_path: Path) -> None:
@@ -120,6 +130,36 @@ def test_user_add_list_and_bad_input(tmp_path: Path) -> None:
     out = wamux(data, "user", "list")
     assert out.returncode == 0, out.stderr
     assert [line.split()[:3] for line in out.stdout.splitlines()] == [[created["id"], "carol@example.com", "admin"]]
+
+
+# Modules a user command must not load: the WhatsApp transports, the composition root, the web app.
+SERVER_ONLY = ("neonize", "wamux.adapters.whatsapp", "wamux.run.bootstrap", "wamux.http", "quart", "hypercorn")
+PROBE_USER_LIST = """
+import json, sys
+from wamux.run.cli import main
+code = main(["user", "list"])
+server_only = sorted(m for m in sys.modules if m.startswith(tuple(sys.argv[1:])))
+print(json.dumps({"code": code, "server_only": server_only}))
+"""
+
+
+def test_user_commands_open_only_the_event_log(tmp_path: Path) -> None:
+    """With the neonize transport configured, `user add` and `user list` still load no transport, no
+    composition root and no web app, and open no read model (the read-model file is never created)."""
+    data = tmp_path / "data"
+    out = wamux(data, "user", "add", "fay@example.com", "password-1", WHATSAPP_TRANSPORT="neonize")
+    assert out.returncode == 0, out.stderr
+    out = python(data, "-c", PROBE_USER_LIST, *SERVER_ONLY, WHATSAPP_TRANSPORT="neonize")
+    assert out.returncode == 0, out.stderr
+    *listing, report = out.stdout.splitlines()
+    assert json.loads(report) == {"code": 0, "server_only": []}
+    assert [line.split()[1] for line in listing] == ["fay@example.com"]
+    assert (data / "whatsapp-api.db").is_file()
+    assert not (data / "whatsapp-api.readmodels.db").exists()
+    # The probe can fail: the same check sees what the server's composition root loads.
+    loaded = python(data, "-c", "import sys, wamux.run.bootstrap; print(sorted(sys.modules))")
+    assert loaded.returncode == 0, loaded.stderr
+    assert "wamux.http" in loaded.stdout and "wamux.run.bootstrap" in loaded.stdout
 
 
 async def test_reset_password_then_login_and_replay(tmp_path: Path) -> None:
@@ -215,10 +255,70 @@ def test_db_status_masks_passwords(tmp_path: Path) -> None:
 def test_doctor(tmp_path: Path) -> None:
     out = wamux(tmp_path / "fresh", "doctor")
     assert out.returncode == 0, out.stdout + out.stderr
-    for check in ("configuration", "disk space", "event store", "neonize"):
-        line = next(line for line in out.stdout.splitlines() if check in line)
-        assert "OK" in line, line
+    for check in ("configuration", "disk space", "event store", "neonize", "Pillow"):
+        assert "OK" in doctor_line(out, check), out.stdout
     assert "head position 0" in out.stdout
+
+
+def test_db_switch_moves_the_log_and_read_models(tmp_path: Path, mongo_db_url: str) -> None:
+    data = tmp_path / "data"
+    out = wamux(data, "user", "add", "gus@example.com", "password-1")
+    assert out.returncode == 0, out.stderr
+    gus = json.loads(out.stdout)["id"]
+    out = wamux(data, "db", "switch", "--to", "mongodb", "--url", mongo_db_url)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout.splitlines()[-1])["provider"] == "mongodb"
+    status = json.loads(wamux(data, "db", "status", "--json").stdout)
+    assert status["provider"] == "mongodb" and "switch" in status["source"]
+    # Read from the new store: the user is there, and so is its read model.
+    out = wamux(data, "user", "list")
+    assert out.returncode == 0 and out.stdout.split()[:2] == [gus, "gus@example.com"], out.stderr
+    out = wamux(data, "replay", "users", "--from", "1")
+    assert out.returncode == 0 and "1 events applied, now at 1" in out.stdout, out.stderr
+    out = wamux(data, "db", "switch", "--to", "mongodb", "--url", mongo_db_url)
+    assert out.returncode == 1 and out.stderr.startswith("wamux: ") and "Traceback" not in out.stderr
+
+
+def fake_ffmpeg(folder: Path, encoder_line: str) -> Path:
+    """A folder holding an `ffmpeg` that answers `-version` and `-encoders` as a real one would."""
+    folder.mkdir(parents=True)
+    script = folder / "ffmpeg"
+    script.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in\n'
+        '  *-version*) echo "ffmpeg version 9.9-fake Copyright (c) 2000-2099 the FFmpeg developers";'
+        ' echo "built with a shell";;\n'
+        f'  *-encoders*) echo "Encoders:"; echo "{encoder_line}";;\n'
+        "esac\n"
+    )
+    script.chmod(0o755)
+    return folder
+
+
+def path_without_ffmpeg(*first: Path) -> str:
+    """PATH with `first` in front and every folder that holds an ffmpeg left out."""
+    kept = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and not (Path(d) / "ffmpeg").exists()]
+    return os.pathsep.join([*map(str, first), *kept])
+
+
+def test_doctor_reports_ffmpeg_and_pillow(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    out = wamux(data, "doctor", PATH=path_without_ffmpeg())
+    assert out.returncode == 0, out.stdout + out.stderr  # the server runs without ffmpeg: a warning only
+    assert "WARN" in doctor_line(out, "ffmpeg") and "not on PATH" in doctor_line(out, "ffmpeg")
+    assert "conversion_unavailable" in out.stdout
+    assert "OK" in doctor_line(out, "Pillow")
+
+    with_opus = fake_ffmpeg(tmp_path / "with-opus", " A..... libopus              libopus Opus (codec opus)")
+    out = wamux(data, "doctor", PATH=path_without_ffmpeg(with_opus))
+    assert out.returncode == 0, out.stdout + out.stderr
+    line = doctor_line(out, "ffmpeg")
+    assert "OK" in line and "ffmpeg version 9.9-fake" in line and "Copyright" not in out.stdout
+
+    without_opus = fake_ffmpeg(tmp_path / "without-opus", " A..... aac                  AAC (Advanced Audio Coding)")
+    out = wamux(data, "doctor", PATH=path_without_ffmpeg(without_opus))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "WARN" in doctor_line(out, "ffmpeg") and "libopus" in out.stdout
 
 
 def test_doctor_fails_when_mongod_is_unreachable(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from wamux.core.ports import (
     ConnectionLost,
     IncomingMessage,
     LinkConnected,
+    MessageRef,
     NotLinked,
     OutgoingMessage,
     QrCode,
@@ -149,6 +151,7 @@ async def test_message_receipt_and_qr_reach_emit_in_order_in_the_trio_thread(
             body="hello",
             push_name="Alice",
             timestamp=1_700_000_000,
+            wa_type="conversation",
         ),
         Receipt(message_ids=("3EB0SENT01",), status="read", chat_jid=ALICE_JID, sender_jid=ALICE_JID),
         QrCode(code="2@ref,noise,identity,adv"),
@@ -252,7 +255,7 @@ async def test_connect_without_network_fails_quickly_with_a_clear_error(transpor
 
 
 async def test_calls_before_connecting_are_refused_not_crashing(transport: NeonizeTransport) -> None:
-    # Without the gate, neonize's Go side aborts the process on contacts() before a connect.
+    # Without the gate, neonize's Go side aborts the process on any call before a connect.
     session = transport.session("inst-idle")
     session.client()
     with pytest.raises(NotLinked):
@@ -263,6 +266,19 @@ async def test_calls_before_connecting_are_refused_not_crashing(transport: Neoni
         await session.pair_phone(ALICE)
     with pytest.raises(NotLinked):
         await session.logout()
+    target = MessageRef("3EB0X", ALICE_JID, ALICE_JID, from_me=False)
+    refused: list[Callable[[], Awaitable[object]]] = [
+        lambda: session.react(target, "👍"),
+        lambda: session.edit(target, "x"),
+        lambda: session.revoke(target),
+        lambda: session.mark_read(ALICE_JID, ALICE_JID, ["3EB0X"]),
+        lambda: session.send_chat_presence(ALICE_JID, "typing"),
+        lambda: session.send_presence("available"),
+        lambda: session.check_numbers([ALICE]),
+    ]
+    for call in refused:
+        with pytest.raises(NotLinked):
+            await call()
     assert await session.ping() is False
     await session.close()
     await session.close()  # idempotent

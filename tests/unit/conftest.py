@@ -21,7 +21,7 @@ async def rig(autojump_clock: trio.testing.MockClock, tmp_path: Path) -> AsyncIt
     # the virtual clock does not leap to the next deadline in the middle of every append.
     autojump_clock.autojump_threshold = 0.01
     recorder = open_sqlite_recorder(str(tmp_path / "events.db"))
-    store = RecorderEventStore(recorder, TrioClock(), provider="sqlite")
+    store = RecorderEventStore.over(recorder, TrioClock(), provider="sqlite")
     async with trio.open_nursery() as nursery:
         await nursery.start(store.run_writer)
 

@@ -15,6 +15,7 @@ import trio
 import trio.testing
 
 from tests.unit.actor_rig import FAST, JID, PHONE, Rig, linked, only, reach, sim, until
+from wamux.core.commands import Logout, Pair, Reconnect
 from wamux.core.instance_actor import ActorSettings
 from wamux.domain.errors import Conflict
 from wamux.domain.events import Connected, Disconnected, LoggedOut, QrReceived
@@ -48,7 +49,7 @@ async def test_qr_refreshes_then_times_out_and_stops(rig: Rig, autojump_clock: t
     assert len(await rig.events(actor.id)) == 5
     assert actor.status == "disconnected"
 
-    await actor.ask(actor.reconnect)
+    await actor.execute(Reconnect())
     await reach(actor, "qr")
     records = await rig.events(actor.id)
     assert [r.type for r in records[5:]] == ["reconnect_requested", "qr_received"]
@@ -81,7 +82,7 @@ async def test_scan_drop_reconnect_by_itself_logout_and_new_qr(
 
     # logout: unlinked, stays logged out
     mark += 2
-    await actor.ask(actor.logout)
+    await actor.execute(Logout())
     assert actor.status == "logged_out" and actor.instance.linked is False
     assert sim(sup).phone(actor.id).jid is None
     await trio.sleep(600)
@@ -91,7 +92,7 @@ async def test_scan_drop_reconnect_by_itself_logout_and_new_qr(
     assert actor.status == "logged_out" and actor.idle
 
     # a reconnect needs a new QR
-    await actor.ask(actor.reconnect)
+    await actor.execute(Reconnect())
     await reach(actor, "qr")
     after = (await rig.events(actor.id))[mark:]
     assert [r.type for r in after] == ["logged_out", "reconnect_requested", "qr_received"]
@@ -116,7 +117,7 @@ async def test_reconnect_while_connected_needs_no_qr(rig: Rig, autojump_clock: t
     sup = await rig.supervisor()
     actor = await linked(rig, sup)
     mark = len(await rig.events(actor.id))
-    await actor.ask(actor.reconnect)
+    await actor.execute(Reconnect())
     await reach(actor, "connected")
     await trio.sleep(5)
     assert [r.type for r in (await rig.events(actor.id))[mark:]] == ["reconnect_requested", "connected"]
@@ -126,7 +127,7 @@ async def test_logout_while_showing_a_qr(rig: Rig, autojump_clock: trio.testing.
     sup = await rig.supervisor()
     actor = await sup.create("user-1", {"name": "Main"})
     await reach(actor, "qr")
-    await actor.ask(actor.logout)
+    await actor.execute(Logout())
     assert actor.status == "logged_out" and actor.qr_code is None
     await trio.sleep(120)  # the QR refresh must not bring it back
     assert await rig.types(actor.id) == ["created", "qr_received", "logged_out"]
@@ -248,14 +249,14 @@ async def test_unlinked_instance_gives_up_after_too_many_connect_failures(
     await reach(actor, "qr")
     sim(sup).set_faults(actor.id, {"failNextConnects": 100})
     mark = len(await rig.events(actor.id))
-    await actor.ask(actor.reconnect)
+    await actor.execute(Reconnect())
     await reach(actor, "failed")
     await trio.sleep(600)
     after = (await rig.events(actor.id))[mark:]
     assert [r.type for r in after] == ["reconnect_requested", "disconnected", "disconnected", "failed"]
     assert "3 connection attempts failed" in after[-1].event.reason  # type: ignore[attr-defined]
     sim(sup).set_faults(actor.id, {"failNextConnects": 0})
-    await actor.ask(actor.reconnect)
+    await actor.execute(Reconnect())
     await reach(actor, "qr")
 
 
@@ -266,14 +267,14 @@ async def test_pairing_code_while_showing_a_qr(rig: Rig, autojump_clock: trio.te
     sup = await rig.supervisor()
     actor = await sup.create("user-1", {"name": "Main"})
     await reach(actor, "qr")
-    code = await actor.ask(lambda: actor.pair(PHONE))
+    code = await actor.execute(Pair(PHONE))
     assert len(code) == 9 and code[4] == "-" and code.replace("-", "").isalnum()
     records = await rig.events(actor.id)
     assert records[-1].type == "pairing_code_requested" and records[-1].event.phone == PHONE  # type: ignore[attr-defined]
     await sim(sup).scan(actor.id, PHONE, "Me")
     await reach(actor, "connected")
     with pytest.raises(Conflict):
-        await actor.ask(lambda: actor.pair(PHONE))
+        await actor.execute(Pair(PHONE))
 
 
 async def test_pairing_after_a_qr_timeout_restarts_the_connection(
@@ -282,7 +283,7 @@ async def test_pairing_after_a_qr_timeout_restarts_the_connection(
     sup = await rig.supervisor()
     actor = await sup.create("user-1", {"name": "Main"})
     await reach(actor, "disconnected")
-    code = await actor.ask(lambda: actor.pair(PHONE))
+    code = await actor.execute(Pair(PHONE))
     assert code[4] == "-"
     types = await rig.types(actor.id)
     assert types[-3:] == ["reconnect_requested", "qr_received", "pairing_code_requested"]
@@ -310,7 +311,7 @@ async def test_qr_max_attempts_counts_per_connection(rig: Rig, autojump_clock: t
     actor = await sup.create("user-1", {"name": "Main"})
     await reach(actor, "qr")
     await trio.sleep(25)  # attempt 2 is showing
-    await actor.ask(actor.reconnect)
+    await actor.execute(Reconnect())
     await reach(actor, "disconnected")
     attempts = [q.attempt for q in only(await rig.events(actor.id), "qr_received")]
     assert attempts == [1, 2, 1, 2, 3]
@@ -323,8 +324,8 @@ async def test_reconnect_right_after_logout_is_not_lost(rig: Rig, autojump_clock
     for round_ in range(8):  # the race has two windows; a few rounds hit both under trio's shuffled scheduling
         actor = await sup.create("user-1", {"name": f"Race {round_}"})
         await reach(actor, "qr")
-        await actor.ask(actor.logout)
-        await actor.ask(actor.reconnect)
+        await actor.execute(Logout())
+        await actor.execute(Reconnect())
         await reach(actor, "qr")
         await trio.sleep(1)
         assert actor.status == "qr"

@@ -35,7 +35,7 @@ def clock() -> FixedClock:
 @pytest.fixture
 async def store(tmp_path: Path, clock: FixedClock) -> AsyncIterator[RecorderEventStore]:
     recorder = open_sqlite_recorder(str(tmp_path / "events.db"))
-    s = RecorderEventStore(recorder, clock, provider="sqlite")
+    s = RecorderEventStore.over(recorder, clock, provider="sqlite")
     async with trio.open_nursery() as nursery:
         await nursery.start(s.run_writer)
         yield s
@@ -73,13 +73,13 @@ async def test_read_stream_carries_global_positions(store: RecorderEventStore) -
 async def test_head_survives_reopening(tmp_path: Path, clock: FixedClock) -> None:
     path = str(tmp_path / "events.db")
     sid = new_id()
-    first = RecorderEventStore(open_sqlite_recorder(path), clock, provider="sqlite")
+    first = RecorderEventStore.over(open_sqlite_recorder(path), clock, provider="sqlite")
     async with trio.open_nursery() as nursery:
         await nursery.start(first.run_writer)
         await first.append(sid, [qr(sid, 1), qr(sid, 2), qr(sid, 3)], 0)
         nursery.cancel_scope.cancel()
     first.recorder.datastore.close()  # type: ignore[attr-defined]
-    second = RecorderEventStore(open_sqlite_recorder(path), clock, provider="sqlite")
+    second = RecorderEventStore.over(open_sqlite_recorder(path), clock, provider="sqlite")
     assert second.head() == 3
     async with trio.open_nursery() as nursery:
         await nursery.start(second.run_writer)

@@ -1,4 +1,4 @@
-"""neonize events and messages → transport events, checked on real neonize protobufs.
+"""neonize events → transport events (connection, receipts, presence, address book), on real protobufs.
 
 The events are serialized and parsed back first (proto2 with required fields: partial
 serialization), so the mapping sees exactly what neonize's dispatcher hands a handler.
@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import pytest
 from neonize.events import (
+    ChatPresenceEv,
     ClientOutdatedEv,
     ConnectedEv,
     ConnectFailureEv,
@@ -17,6 +18,7 @@ from neonize.events import (
     LoggedOutEv,
     MessageEv,
     PairStatusEv,
+    PresenceEv,
     QREv,
     ReceiptEv,
     StreamReplacedEv,
@@ -27,33 +29,16 @@ from neonize.proto.Neonize_pb2 import (
     ConnectFailureReason,
     Contact,
     ContactInfo,
-    MessageInfo,
     MessageSource,
 )
-from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
-    AudioMessage,
-    ContactMessage,
-    ContactsArrayMessage,
-    DocumentMessage,
-    ExtendedTextMessage,
-    FutureProofMessage,
-    ImageMessage,
-    LiveLocationMessage,
-    LocationMessage,
-    Message,
-    ProtocolMessage,
-    ReactionMessage,
-    SenderKeyDistributionMessage,
-    StickerMessage,
-    VideoMessage,
-)
 
+from wamux.adapters.whatsapp import neonize_jids as jids
 from wamux.adapters.whatsapp import neonize_mapping as mapping
 from wamux.core.ports import (
     ConnectionLost,
-    IncomingMessage,
     LinkConnected,
     PairSuccess,
+    PresenceIn,
     QrCode,
     Receipt,
     RemoteContact,
@@ -74,44 +59,13 @@ def jid(user: str, server: str = "s.whatsapp.net", device: int = 0) -> JID:
     return JID(User=user, Server=server, Device=device, RawAgent=0, Integrator=0, IsEmpty=False)
 
 
-def message_event(
-    content: Message,
-    *,
-    message_id: str = "3EB0ABCDEF",
-    chat: JID | None = None,
-    sender: JID | None = None,
-    from_me: bool = False,
-    is_group: bool = False,
-    push_name: str = "Alice",
-    timestamp: int = 1_700_000_000_123,
-) -> Any:
-    sender = sender or jid(ALICE)
-    return round_trip(
-        MessageEv(
-            Info=MessageInfo(
-                ID=message_id,
-                Pushname=push_name,
-                Timestamp=timestamp,
-                MessageSource=MessageSource(Chat=chat or sender, Sender=sender, IsFromMe=from_me, IsGroup=is_group),
-            ),
-            Message=content,
-        )
-    )
-
-
-def incoming(content: Message, **kwargs: Any) -> IncomingMessage:
-    mapped = mapping.message_from_event(message_event(content, **kwargs))
-    assert isinstance(mapped, IncomingMessage)
-    return mapped
-
-
 # ---- JIDs and timestamps ----------------------------------------------------------------------
 
 
 def test_jid_to_string_drops_the_device_part() -> None:
-    assert mapping.jid_to_string(jid(ALICE)) == f"{ALICE}@s.whatsapp.net"
-    assert mapping.jid_to_string(jid(ALICE, device=7)) == f"{ALICE}@s.whatsapp.net"
-    assert mapping.jid_to_string(jid(GROUP, "g.us")) == f"{GROUP}@g.us"
+    assert jids.jid_to_string(jid(ALICE)) == f"{ALICE}@s.whatsapp.net"
+    assert jids.jid_to_string(jid(ALICE, device=7)) == f"{ALICE}@s.whatsapp.net"
+    assert jids.jid_to_string(jid(GROUP, "g.us")) == f"{GROUP}@g.us"
 
 
 @pytest.mark.parametrize(
@@ -125,16 +79,16 @@ def test_jid_to_string_drops_the_device_part() -> None:
     ],
 )
 def test_jid_from_string(text: str, user: str, server: str, device: int) -> None:
-    parsed = mapping.jid_from_string(text)
+    parsed = jids.jid_from_string(text)
     assert isinstance(parsed, JID)
     assert (parsed.User, parsed.Server, parsed.Device, parsed.RawAgent) == (user, server, device, 0)
     # What neonize's Go side receives must round-trip to the same account.
-    assert mapping.jid_to_string(JID.FromString(parsed.SerializeToString())) == f"{user}@{server}"
+    assert jids.jid_to_string(JID.FromString(parsed.SerializeToString())) == f"{user}@{server}"
 
 
 def test_account_jid_strips_device_from_stored_jids() -> None:
-    assert mapping.account_jid(f"{ALICE}:12@s.whatsapp.net") == f"{ALICE}@s.whatsapp.net"
-    assert mapping.account_jid(f"{ALICE}@s.whatsapp.net") == f"{ALICE}@s.whatsapp.net"
+    assert jids.account_jid(f"{ALICE}:12@s.whatsapp.net") == f"{ALICE}@s.whatsapp.net"
+    assert jids.account_jid(f"{ALICE}@s.whatsapp.net") == f"{ALICE}@s.whatsapp.net"
 
 
 @pytest.mark.parametrize(
@@ -142,7 +96,7 @@ def test_account_jid_strips_device_from_stored_jids() -> None:
     [(1_700_000_000_123, 1_700_000_000), (1_700_000_000, 1_700_000_000), (0, None)],
 )
 def test_unix_seconds_accepts_seconds_and_milliseconds(raw: int, seconds: int | None) -> None:
-    assert mapping.unix_seconds(raw) == seconds
+    assert jids.unix_seconds(raw) == seconds
 
 
 # ---- connection events ------------------------------------------------------------------------
@@ -271,194 +225,49 @@ def test_receipt_without_ids_is_ignored() -> None:
     assert mapping.transport_event(receipt_event(ReceiptEv.READ, ids=())) is None
 
 
-# ---- messages -----------------------------------------------------------------------------------
-
-
-def test_text_message_every_field() -> None:
-    message = incoming(Message(conversation="hello"), timestamp=1_700_000_000_456)
-    assert message == IncomingMessage(
-        message_id="3EB0ABCDEF",
-        chat_jid=f"{ALICE}@s.whatsapp.net",
-        sender_jid=f"{ALICE}@s.whatsapp.net",
-        message_type="text",
-        body="hello",
-        push_name="Alice",
-        is_group=False,
-        from_me=False,
-        timestamp=1_700_000_000,
-    )
-
-
-def test_extended_text_in_a_group_from_me() -> None:
-    message = incoming(
-        Message(extendedTextMessage=ExtendedTextMessage(text="see https://example.org")),
-        chat=jid(GROUP, "g.us"),
-        sender=jid(ALICE, device=3),
-        is_group=True,
-        from_me=True,
-        push_name="",
-    )
-    assert message.message_type == "text"
-    assert message.body == "see https://example.org"
-    assert message.chat_jid == f"{GROUP}@g.us"
-    assert message.sender_jid == f"{ALICE}@s.whatsapp.net"
-    assert message.is_group is True
-    assert message.from_me is True
-    assert message.push_name is None
-
-
-def test_image() -> None:
-    message = incoming(Message(imageMessage=ImageMessage(caption="a cat", mimetype="image/jpeg", directPath="/x")))
-    assert (message.message_type, message.caption, message.mime_type, message.body) == (
-        "image",
-        "a cat",
-        "image/jpeg",
-        None,
-    )
-    assert message.media is None  # the mapping never downloads
-
-
-def test_video_and_video_note() -> None:
-    video = incoming(Message(videoMessage=VideoMessage(caption="clip", mimetype="video/mp4", seconds=12)))
-    assert (video.message_type, video.caption, video.mime_type, video.extra) == (
-        "video",
-        "clip",
-        "video/mp4",
-        {"seconds": 12},
-    )
-    note = incoming(Message(ptvMessage=VideoMessage(mimetype="video/mp4")))
-    assert note.message_type == "video"
-
-
-def test_voice_note() -> None:
-    message = incoming(Message(audioMessage=AudioMessage(mimetype="audio/ogg; codecs=opus", seconds=4, PTT=True)))
-    assert (message.message_type, message.mime_type, message.extra) == (
-        "audio",
-        "audio/ogg; codecs=opus",
-        {"seconds": 4, "ptt": True},
-    )
-
-
-def test_document() -> None:
-    message = incoming(
-        Message(
-            documentMessage=DocumentMessage(
-                caption="the report", mimetype="application/pdf", fileName="report.pdf", title="Report"
-            )
-        )
-    )
-    assert (message.message_type, message.caption, message.mime_type, message.file_name) == (
-        "document",
-        "the report",
-        "application/pdf",
-        "report.pdf",
-    )
-
-
-def test_document_with_caption_envelope_is_unwrapped() -> None:
-    inner = Message(documentMessage=DocumentMessage(caption="inside", fileName="a.txt", mimetype="text/plain"))
-    message = incoming(Message(documentWithCaptionMessage=FutureProofMessage(message=inner)))
-    assert (message.message_type, message.caption, message.file_name) == ("document", "inside", "a.txt")
-
-
-def test_ephemeral_view_once_image_is_unwrapped() -> None:
-    image = Message(imageMessage=ImageMessage(caption="once", mimetype="image/png"))
-    wrapped = Message(
-        ephemeralMessage=FutureProofMessage(message=Message(viewOnceMessageV2=FutureProofMessage(message=image)))
-    )
-    message = incoming(wrapped)
-    assert (message.message_type, message.caption) == ("image", "once")
-    assert mapping.media_kind(wrapped) == "imageMessage"
-
-
-def test_sticker() -> None:
-    message = incoming(Message(stickerMessage=StickerMessage(mimetype="image/webp")))
-    assert (message.message_type, message.mime_type, message.caption) == ("sticker", "image/webp", None)
-
-
-def test_location() -> None:
-    message = incoming(
-        Message(
-            locationMessage=LocationMessage(
-                degreesLatitude=52.52, degreesLongitude=13.405, name="Alexanderplatz", address="Berlin"
-            )
-        )
-    )
-    assert message.message_type == "location"
-    assert message.extra == {
-        "latitude": 52.52,
-        "longitude": 13.405,
-        "name": "Alexanderplatz",
-        "address": "Berlin",
-    }
-
-
-def test_live_location() -> None:
-    message = incoming(
-        Message(liveLocationMessage=LiveLocationMessage(degreesLatitude=1.5, degreesLongitude=-2.25, caption="me"))
-    )
-    assert message.message_type == "location"
-    assert message.extra == {"latitude": 1.5, "longitude": -2.25, "live": True, "name": "me"}
-
-
-def test_contact() -> None:
-    vcard = "BEGIN:VCARD\nVERSION:3.0\nFN:Bob\nTEL;waid=4915199999999:+49 151 99999999\nEND:VCARD"
-    message = incoming(Message(contactMessage=ContactMessage(displayName="Bob", vcard=vcard)))
-    assert message.message_type == "contact"
-    assert message.extra == {"display_name": "Bob", "vcard": vcard}
-
-
-def test_contacts_array() -> None:
-    message = incoming(
-        Message(
-            contactsArrayMessage=ContactsArrayMessage(
-                displayName="2 contacts",
-                contacts=[
-                    ContactMessage(displayName="Bob", vcard="B"),
-                    ContactMessage(displayName="Eve", vcard="E"),
-                ],
-            )
-        )
-    )
-    assert message.message_type == "contact"
-    assert message.extra == {
-        "display_name": "2 contacts",
-        "contacts": [{"display_name": "Bob", "vcard": "B"}, {"display_name": "Eve", "vcard": "E"}],
-    }
-
-
-def test_anything_else_is_other_with_its_kind() -> None:
-    message = incoming(Message(reactionMessage=ReactionMessage(text="👍")))
-    assert (message.message_type, message.body, message.extra) == ("other", None, {"kind": "reactionMessage"})
-
-
-def test_protocol_only_traffic_is_not_a_message() -> None:
-    content = Message(
-        senderKeyDistributionMessage=SenderKeyDistributionMessage(groupID="g"),
-        protocolMessage=ProtocolMessage(type=ProtocolMessage.REVOKE),
-    )
-    assert mapping.message_from_event(message_event(content)) is None
-
-
-def test_key_distribution_next_to_content_keeps_the_content() -> None:
-    content = Message(conversation="hi all", senderKeyDistributionMessage=SenderKeyDistributionMessage(groupID="g"))
-    assert incoming(content).body == "hi all"
+# ---- presence ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("content", "kind"),
+    ("state", "media", "expected"),
     [
-        (Message(imageMessage=ImageMessage()), "imageMessage"),
-        (Message(videoMessage=VideoMessage()), "videoMessage"),
-        (Message(audioMessage=AudioMessage()), "audioMessage"),
-        (Message(documentMessage=DocumentMessage()), "documentMessage"),
-        (Message(stickerMessage=StickerMessage()), "stickerMessage"),
-        (Message(conversation="no file"), None),
-        (Message(locationMessage=LocationMessage(degreesLatitude=1, degreesLongitude=2)), None),
+        (ChatPresenceEv.COMPOSING, ChatPresenceEv.TEXT, "typing"),
+        (ChatPresenceEv.COMPOSING, ChatPresenceEv.AUDIO, "recording"),
+        (ChatPresenceEv.PAUSED, ChatPresenceEv.TEXT, "paused"),
+        (ChatPresenceEv.PAUSED, ChatPresenceEv.AUDIO, "paused"),
     ],
 )
-def test_media_kind(content: Message, kind: str | None) -> None:
-    assert mapping.media_kind(content) == kind
+def test_chat_presence(state: int, media: int, expected: str) -> None:
+    event = round_trip(
+        ChatPresenceEv(
+            MessageSource=MessageSource(
+                Chat=jid(GROUP, "g.us"), Sender=jid(ALICE, device=4), IsFromMe=False, IsGroup=True
+            ),
+            State=state,
+            Media=media,
+        )
+    )
+    assert mapping.transport_event(event) == PresenceIn(
+        chat_jid=f"{GROUP}@g.us", sender_jid=f"{ALICE}@s.whatsapp.net", state=expected
+    )
+
+
+@pytest.mark.parametrize(("unavailable", "expected"), [(False, "available"), (True, "unavailable")])
+def test_presence(unavailable: bool, expected: str) -> None:
+    event = round_trip(PresenceEv(From=jid(ALICE, device=1), Unavailable=unavailable, LastSeen=1_700_000_000))
+    alice = f"{ALICE}@s.whatsapp.net"
+    assert mapping.transport_event(event) == PresenceIn(chat_jid=alice, sender_jid=alice, state=expected)
+
+
+def test_presence_without_a_sender_is_ignored() -> None:
+    assert mapping.transport_event(round_trip(PresenceEv(Unavailable=True))) is None
+
+
+def test_every_event_type_has_a_mapping_and_a_dispatch_code() -> None:
+    from neonize.events import EVENT_TO_INT
+
+    assert set(mapping.event_mappers()) <= set(EVENT_TO_INT)
+    assert {ChatPresenceEv, PresenceEv, MessageEv, ReceiptEv} <= set(mapping.event_mappers())
 
 
 # ---- address book -------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
 @pytest.fixture
 async def parts(tmp_path: Path) -> AsyncIterator[tuple[RecorderEventStore, SQLiteReadModelStore]]:
     recorder = open_sqlite_recorder(str(tmp_path / "events.db"))
-    store = RecorderEventStore(recorder, FixedClock(1_700_000_000_000), provider="sqlite")
+    store = RecorderEventStore.over(recorder, FixedClock(1_700_000_000_000), provider="sqlite")
     rm = SQLiteReadModelStore(str(tmp_path / "rm.db"))
     async with trio.open_nursery() as nursery:
         await nursery.start(store.run_writer)

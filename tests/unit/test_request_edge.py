@@ -107,7 +107,7 @@ def test_media_headers() -> None:
 
 async def test_store_errors_reach_clients_without_internals(tmp_path: Path) -> None:
     recorder = open_sqlite_recorder(str(tmp_path / "events.db"))
-    store = RecorderEventStore(recorder, FixedClock(1_700_000_000_000), provider="sqlite")
+    store = RecorderEventStore.over(recorder, FixedClock(1_700_000_000_000), provider="sqlite")
     async with trio.open_nursery() as nursery:
         await nursery.start(store.run_writer)
         sid = new_id()

@@ -56,7 +56,7 @@ async def recorder(tmp_path: Path) -> AsyncIterator[TimelineRecorder]:
 
 
 async def with_store(recorder: TimelineRecorder, cipher: SecretCipher | None, work) -> None:  # type: ignore[no-untyped-def]
-    store = RecorderEventStore(recorder, FixedClock(1_700_000_000_000), provider="sqlite", cipher=cipher)
+    store = RecorderEventStore.over(recorder, FixedClock(1_700_000_000_000), provider="sqlite", cipher=cipher)
     async with trio.open_nursery() as nursery:
         await nursery.start(store.run_writer)
         await work(store)

@@ -16,7 +16,7 @@ from wamux.domain.events import (
     RecordedEvent,
     WebhookDelivered,
 )
-from wamux.projections.periods import day_of, period_key, period_start_day
+from wamux.domain.periods import day_of, period_key, period_start_day
 from wamux.projections.ports import Query
 from wamux.projections.stats import USAGE, StatsProjection, summed
 

@@ -12,6 +12,7 @@ import trio
 import trio.testing
 
 from tests.unit.actor_rig import JID, Rig, linked, reach, sim, until
+from wamux.core.commands import Logout, Reconnect, Update
 from wamux.core.instance_actor import InstanceFailedError
 from wamux.core.supervisor import RestartPolicy
 from wamux.domain.errors import InstanceQuotaExceeded, NotFound
@@ -41,7 +42,7 @@ async def test_a_crash_is_restarted_and_the_actor_works(rig: Rig, autojump_clock
     after = await rig.events(actor.id)
     assert [r.type for r in after[mark:]] == ["disconnected", "connected"]  # a crash is not an event
     # the restarted actor serves its mailbox and its stream version is exact
-    await actor.ask(lambda: actor.update({"name": "Renamed"}))
+    await actor.execute(Update({"name": "Renamed"}))
     assert actor.instance.name == "Renamed"
     assert [r.version for r in await rig.events(actor.id)] == list(range(1, len(after) + 2))
 
@@ -50,9 +51,9 @@ async def test_a_crash_before_the_first_qr_is_restarted(rig: Rig, autojump_clock
     sup = await rig.supervisor(policy=POLICY)
     actor = await sup.create("user-1", {"name": "Main"})
     await reach(actor, "qr")  # sanity: the simulator works before any fault
-    await actor.ask(actor.logout)
+    await actor.execute(Logout())
     sim(sup).set_faults(actor.id, {"crashNextConnects": 2})
-    await actor.ask(actor.reconnect)
+    await actor.execute(Reconnect())
     await reach(actor, "qr")
     assert sup.restarts[actor.id] == 2
     assert (await rig.types(actor.id))[-3:] == ["logged_out", "reconnect_requested", "qr_received"]
@@ -98,10 +99,10 @@ async def test_commands_to_a_failed_actor_answer_at_once(rig: Rig, autojump_cloc
     await sim(sup).disconnect(actor.id, "connection_lost", False)
     await given_up(rig, actor.id)
     with trio.fail_after(60), pytest.raises(InstanceFailedError) as failed:
-        await actor.ask(lambda: actor.update({"name": "x"}))
+        await actor.execute(Update({"name": "x"}))
     assert failed.value.code == "instance_failed" and "reconnect" in failed.value.message
     with trio.fail_after(60), pytest.raises(InstanceFailedError):
-        await actor.ask(actor.logout)
+        await actor.execute(Logout())
 
 
 async def test_reconnect_of_a_failed_instance_gives_a_fresh_actor(
@@ -116,7 +117,7 @@ async def test_reconnect_of_a_failed_instance_gives_a_fresh_actor(
     fresh = await sup.restart_failed(actor.id)
     assert fresh is not actor and fresh.running and sup.get(actor.id) is fresh
     assert fresh.status == "failed"  # loaded from its stream; waits for the reconnect
-    await fresh.ask(fresh.reconnect)
+    await fresh.execute(Reconnect())
     await reach(fresh, "connected")  # still linked on the phone: no QR
     assert (await rig.types(actor.id))[-3:] == ["failed", "reconnect_requested", "connected"]
 
@@ -142,7 +143,7 @@ async def test_restart_brings_linked_instances_back_without_qr(
     waiting = await first.create("user-1", {"name": "Waiting"})
     await reach(waiting, "qr")
     logged_out = await linked(rig, first, "LoggedOut")
-    await logged_out.ask(logged_out.logout)
+    await logged_out.execute(Logout())
     deleted = await first.create("user-1", {"name": "Deleted"})
     await first.delete(deleted.id)
     # a drop whose reconnect the shutdown interrupts: the last event is `disconnected`

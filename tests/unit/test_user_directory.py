@@ -22,7 +22,7 @@ ROUNDS = 5  # not the 4 of a hard-coded cheap hash: the dummy must follow the co
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[RecorderEventStore]:
     clock = FixedClock(1_700_000_000_000)
-    store = RecorderEventStore(open_sqlite_recorder(str(tmp_path / "events.db")), clock, provider="sqlite")
+    store = RecorderEventStore.over(open_sqlite_recorder(str(tmp_path / "events.db")), clock, provider="sqlite")
     async with trio.open_nursery() as nursery:
         await nursery.start(store.run_writer)
         yield store

@@ -13,17 +13,19 @@ tried again after a capped back-off, while the other projections go on. Nothing 
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager
+from typing import TypeVar
 
 import trio
 
-from wamux.core.ports import EventStore
+from wamux.core.ports import Backend, BackendHandle, EventStore
 from wamux.core.supervision import Backoff, forever
 from wamux.domain.events import RecordedEvent
 from wamux.logs import get_logger
 from wamux.projections.ports import Projection, ReadModelStore, ReadSession
 
+T = TypeVar("T")
 log = get_logger("wamux.projections")
 
 BATCH = 1000
@@ -36,12 +38,12 @@ class ProjectionRunner:
         self,
         projection: Projection,
         store: EventStore,
-        read_models: ReadModelStore,
+        backend: BackendHandle,
         limiter: trio.CapacityLimiter,
     ) -> None:
         self.projection = projection
         self.store = store
-        self.read_models = read_models
+        self.backend = backend  # its read models are `backend.read_models`, looked up at each use
         self.limiter = limiter
         self.position = 0
         self._advanced = trio.Event()
@@ -78,9 +80,15 @@ class ProjectionRunner:
             self.error = None
             self.backoff.reset()
 
+    async def _call(self, fn: Callable[[ReadModelStore], T]) -> T:
+        """Run `fn` on the current read models in a worker thread, holding a lease on the backend."""
+        with self.backend.lease():
+            rm = self.backend.read_models
+            return await trio.to_thread.run_sync(fn, rm, limiter=self.limiter)
+
     async def prepare(self) -> None:
-        await trio.to_thread.run_sync(self.read_models.ensure, self.projection.collections, limiter=self.limiter)
-        self.position = await trio.to_thread.run_sync(self.read_models.position, self.name, limiter=self.limiter)
+        await self._call(lambda rm: rm.ensure(self.projection.collections))
+        self.position = await self._call(lambda rm: rm.position(self.name))
 
     async def catch_up(self, progress: object | None = None) -> int:
         """Apply every event up to the current head; returns how many were applied."""
@@ -107,7 +115,7 @@ class ProjectionRunner:
             for event in events:
                 projection.apply(session, event)
 
-        await trio.to_thread.run_sync(self.read_models.apply, self.name, last, work, limiter=self.limiter)
+        await self._call(lambda rm: rm.apply(self.name, last, work))
         self._advance(last)
 
     def move_to(self, position: int) -> None:
@@ -132,9 +140,7 @@ class ProjectionRunner:
 
     async def rebuild(self, progress: object | None = None) -> int:
         """Throw the read model away and build it again from the whole log."""
-        await trio.to_thread.run_sync(
-            self.read_models.reset, self.name, self.projection.collections, limiter=self.limiter
-        )
+        await self._call(lambda rm: rm.reset(self.name, self.projection.collections))
         self.position = 0
         return await self.catch_up(progress)
 
@@ -142,11 +148,20 @@ class ProjectionRunner:
 class ReadModels:
     """All projection runners, and the 'wait until reads see the log's head' helper routes use."""
 
-    def __init__(self, runners: list[ProjectionRunner], store: EventStore, store_rm: ReadModelStore) -> None:
+    def __init__(self, runners: list[ProjectionRunner], store: EventStore, backend: BackendHandle) -> None:
         self.runners = {r.name: r for r in runners}
         self.store = store
-        self.rm = store_rm
+        self.backend = backend
         self._batch = trio.Lock()
+
+    @property
+    def rm(self) -> ReadModelStore:
+        """The current read-model store (a store switch replaces it)."""
+        return self.backend.read_models
+
+    def lease(self) -> AbstractContextManager[Backend]:
+        """Hold the current backend open while a worker thread reads it."""
+        return self.backend.lease()
 
     async def synced(self, *names: str, timeout: float = 5.0) -> None:
         """Read-your-writes: wait until the named (or all) read models reached the current head."""

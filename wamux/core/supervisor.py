@@ -14,7 +14,8 @@ from typing import Any
 
 import trio
 
-from wamux.core.instance_actor import ActorSettings, InstanceActor
+from wamux.core.commands import Delete
+from wamux.core.instance_actor import ActorDeps, ActorSettings, InstanceActor
 from wamux.core.ports import EventStore, MediaStore, Transport
 from wamux.domain.clock import Clock
 from wamux.domain.errors import InstanceQuotaExceeded, NotFound, Unavailable
@@ -45,12 +46,14 @@ class Supervisor:
         policy: RestartPolicy | None = None,
         logger: Any = None,
         max_instances_per_user: int | None = None,
+        deps: ActorDeps | None = None,
     ) -> None:
         self.store = store
         self.transport = transport
         self.clock = clock
         self.media = media
         self.actor_settings = actor_settings or ActorSettings()
+        self.deps = deps or ActorDeps()
         self.policy = policy or RestartPolicy()
         self.log = logger
         self.actors: dict[str, InstanceActor] = {}
@@ -85,7 +88,11 @@ class Supervisor:
     # ---- lifecycle -------------------------------------------------------------------------
 
     async def create(self, user_id: str, body: dict[str, Any], *, unlimited: bool = False) -> InstanceActor:
-        """A new instance of `user_id`, within its quota unless `unlimited` (admins)."""
+        """A new instance of `user_id`, within its quota unless `unlimited` (admins).
+
+        The one write to an instance stream that is not the actor's: `instance_created` opens the
+        stream (at version 0) before there is an actor to write it.
+        """
         instance_id = new_id()
         events = Instance.create(instance_id, user_id, body)  # validates before anything is written
         # One create at a time: two creates at the quota must not both count before either is registered.
@@ -107,6 +114,7 @@ class Supervisor:
             self.clock,
             self.media,
             self.actor_settings,
+            self.deps,
         )
         self.actors[instance_id] = actor
         started = trio.Event()
@@ -168,10 +176,9 @@ class Supervisor:
     async def delete(self, instance_id: str) -> None:
         actor = self.get(instance_id)
         if actor.running:
-            await actor.ask(actor.delete)
-        else:  # failed actor: record the deletion directly, nobody else writes its stream now
-            await self.store.append(instance_id, actor.instance.delete(), actor.version)
-            actor.instance.deleted = True
+            await actor.execute(Delete())
+        else:  # a failed actor's task has ended: it records its deletion outside the mailbox
+            await actor.delete_stopped()
             self.actors.pop(instance_id, None)
             self.transport.forget(instance_id)
 

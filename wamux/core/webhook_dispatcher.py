@@ -20,11 +20,11 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 
-from wamux.core.ports import EventStore, WebhookPoster
+from wamux.core.ports import BackendHandle, EventStore, WebhookPoster
 from wamux.core.projection_runner import ProjectionRunner
 from wamux.core.supervision import forever, until_done
 from wamux.domain.catalog import WEBHOOK_TEST_EVENT
@@ -34,6 +34,7 @@ from wamux.logs import get_logger
 from wamux.projections.outbox import DELIVERIES, body_bytes, signature, webhook_stream_id
 from wamux.projections.ports import Query, ReadModelStore
 
+T = TypeVar("T")
 log = get_logger("wamux.webhooks")
 
 BATCH = 500
@@ -64,7 +65,7 @@ class WebhookDispatcher:
     def __init__(
         self,
         store: EventStore,
-        read_models: ReadModelStore,
+        backend: BackendHandle,
         outbox_runner: ProjectionRunner,
         clock: Clock,
         *,
@@ -74,7 +75,7 @@ class WebhookDispatcher:
         limiter: trio.CapacityLimiter | None = None,
     ) -> None:
         self.store = store
-        self.rm = read_models
+        self.backend = backend
         self.runner = outbox_runner
         self.clock = clock
         self.is_live = is_live
@@ -101,7 +102,7 @@ class WebhookDispatcher:
             await forever(self._dispatch, what="webhook dispatcher", on_error=self._count_error)
 
     async def _dispatch(self) -> None:
-        rows = await trio.to_thread.run_sync(self._pending_after, self.seen, limiter=self.limiter)
+        rows = await self._call(lambda rm: self._pending_after(rm, self.seen))
         for row in rows:
             self._lane(str(row["instanceId"])).send.send_nowait(row)
             self.seen = max(self.seen, int(row["position"]))
@@ -111,8 +112,15 @@ class WebhookDispatcher:
     def _count_error(self, exc: Exception) -> None:
         self.errors += 1
 
-    def _pending_after(self, position: int) -> list[dict[str, Any]]:
-        return self.rm.find(
+    async def _call(self, fn: Callable[[ReadModelStore], T]) -> T:
+        """Run `fn` on the current read models in a worker thread, holding a lease on the backend."""
+        with self.backend.lease():
+            rm = self.backend.read_models
+            return await trio.to_thread.run_sync(fn, rm, limiter=self.limiter)
+
+    @staticmethod
+    def _pending_after(rm: ReadModelStore, position: int) -> list[dict[str, Any]]:
+        return rm.find(
             DELIVERIES,
             Query(
                 where={"status": "pending"},
@@ -232,7 +240,7 @@ class WebhookDispatcher:
 
     async def retry(self, instance_id: str, delivery_id: str) -> bool:
         """Queue a failed (or delivered) row again; False if there is no such row."""
-        row = await trio.to_thread.run_sync(self.rm.get, DELIVERIES, delivery_id, limiter=self.limiter)
+        row = await self._call(lambda rm: rm.get(DELIVERIES, delivery_id))
         if row is None or row["instanceId"] != instance_id:
             return False
         if row["status"] == "pending":
@@ -243,12 +251,8 @@ class WebhookDispatcher:
         return True
 
     async def retry_failed(self, instance_id: str) -> int:
-        rows = await trio.to_thread.run_sync(
-            lambda: self.rm.find(
-                DELIVERIES, Query(where={"instanceId": instance_id, "status": "failed"}, order=(("position", False),))
-            ),
-            limiter=self.limiter,
-        )
+        query = Query(where={"instanceId": instance_id, "status": "failed"}, order=(("position", False),))
+        rows = await self._call(lambda rm: rm.find(DELIVERIES, query))
         for row in rows:
             await self._record(
                 self._lane(instance_id), WebhookRetryRequested(instance_id=instance_id, delivery_id=row["id"])

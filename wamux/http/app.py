@@ -32,7 +32,6 @@ from wamux.http.routes import (
     webhooks,
 )
 from wamux.http.services import Services
-from wamux.http.usage import UsageMeter, subject_to_limits
 from wamux.logs import request_id_var
 
 BLUEPRINTS = [
@@ -52,7 +51,10 @@ BLUEPRINTS = [
     docs.bp,
 ]
 access_log = logging.getLogger("wamux.access")
+# Sends check every limit in the actor's turn; an instance's own GET/PUT/DELETE stay open over its
+# limits, so its owner can see, lift or delete them. Every other instance route counts against maxApiCalls.
 SEND_ENDPOINTS = {"messages.send_text", "messages.send_media", "messages.send_file"}
+LIMIT_FREE_ENDPOINTS = frozenset({"instances.get_instance", "instances.update_instance", "instances.delete_instance"})
 
 
 def create_app(services: Services, *, log: Any, public_dir: Path | None = None) -> QuartTrio:
@@ -62,7 +64,7 @@ def create_app(services: Services, *, log: Any, public_dir: Path | None = None) 
         static_url_path="",
     )
     app.config["services"] = services
-    meter = services.meter = UsageMeter(services)
+    usage = services.usecases.usage
     app.config["MAX_CONTENT_LENGTH"] = services.max_body_bytes
     app.request_class = GatedRequest
     app.asgi_http_class = GatedHTTPConnection
@@ -92,25 +94,15 @@ def create_app(services: Services, *, log: Any, public_dir: Path | None = None) 
         if public or request.method == "OPTIONS":
             return
         instance_id = (request.view_args or {}).get("instance_id")
-        if instance_id and request.endpoint not in SEND_ENDPOINTS:
-            await _enforce_api_limit(instance_id)
-
-    async def _enforce_api_limit(instance_id: str) -> None:
-        actor = services.supervisor.actors.get(instance_id)
-        if actor is None or not actor.running or not (actor.instance.limits or {}).get("maxApiCalls"):
-            return
-        user = g.user
-        if user.role != "admin" and actor.instance.user_id != user.id:
-            return  # the route answers 404; nothing to count
-        if not subject_to_limits(user, request.endpoint):
-            return
-        await actor.ask(lambda: meter.enforce(actor, sending=False))
+        endpoint = request.endpoint
+        if instance_id and endpoint not in SEND_ENDPOINTS and endpoint not in LIMIT_FREE_ENDPOINTS:
+            await usage.check_calls(g.user, instance_id)
 
     @app.after_request
     async def stamp(response: Response) -> Response:
         user = getattr(g, "user", None)
         if user is not None and response.status_code not in (401, 404, 429):
-            meter.count((request.view_args or {}).get("instance_id"), user.id)
+            usage.count((request.view_args or {}).get("instance_id"), user)
         response.headers["X-Request-Id"] = getattr(g, "request_id", "")
         if request.path.startswith("/api/"):
             # One access line per API request; the route template, never the raw path with ids

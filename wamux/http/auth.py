@@ -9,7 +9,8 @@ import jwt
 from quart import g, request
 
 from wamux.core.instance_actor import InstanceActor
-from wamux.domain.errors import Forbidden, NotFound, Unauthorized
+from wamux.core.usecases.access import owned
+from wamux.domain.errors import Forbidden, Unauthorized
 from wamux.domain.users import User
 from wamux.http.services import Services
 
@@ -88,8 +89,4 @@ def require_admin() -> User:
 
 def owned_instance(services: Services, instance_id: str) -> InstanceActor:
     """The instance if the caller may see it; another user's instance is simply not found."""
-    actor = services.supervisor.get(instance_id)
-    user = current_user()
-    if user.role != "admin" and actor.instance.user_id != user.id:
-        raise NotFound("instance not found")
-    return actor
+    return owned(services.supervisor, current_user(), instance_id)

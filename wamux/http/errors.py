@@ -70,7 +70,12 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
 
 
 # Errors raised by adapters (media download, ...) that the HTTP layer only knows by code.
-STATUS_BY_CODE = {"payload_too_large": 413, "media_timeout": 504}
+STATUS_BY_CODE = {
+    "payload_too_large": 413,
+    "media_timeout": 504,
+    "conversion_unavailable": 422,
+    "conversion_failed": 422,
+}
 
 
 def status_of(error: DomainError) -> int:

@@ -1,20 +1,23 @@
-"""What the routes need, wired by the composition root (`wamux.run.bootstrap`)."""
+"""What the routes need, complete and typed; built by the composition root (`wamux.run.bootstrap.build_web`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from wamux.core.ports import EventStore, MediaFetch, MediaFiles, OutboundCheck, SimulatorControl
+from wamux.core.ports import EventStore, MediaFiles, SimulatorControl
+from wamux.core.queries import ReadQueries
 from wamux.core.supervisor import Supervisor
+from wamux.core.usecases import UseCases
 from wamux.core.user_directory import UserDirectory
+from wamux.core.webhook_dispatcher import WebhookDispatcher
 from wamux.domain.clock import Clock
 from wamux.projections.ports import ReadModelStore
 
 
 class ReadModelsView(Protocol):
-    rm: ReadModelStore
+    @property
+    def rm(self) -> ReadModelStore: ...
 
     async def synced(self, *names: str, timeout: float = 5.0) -> None: ...
 
@@ -29,25 +32,34 @@ class StoreAdmin(Protocol):
     async def switch(self, provider: str, url: str | None) -> dict[str, Any]: ...
 
 
-@dataclass
+class MetricsSink(Protocol):
+    """Request timings and the `/metrics` page (`wamux.run.metrics.ServerMetrics`)."""
+
+    token: str | None
+    content_type: str
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None: ...
+
+    def render(self) -> bytes: ...
+
+
+@dataclass(frozen=True)
 class Services:
+    usecases: UseCases
+    queries: ReadQueries
     store: EventStore
     users: UserDirectory
     supervisor: Supervisor
     read_models: ReadModelsView
+    webhooks: WebhookDispatcher
+    media: MediaFiles
+    store_admin: StoreAdmin
+    metrics: MetricsSink
     clock: Clock
     jwt_secret: str
     jwt_expiration_s: int
     version: str
-    media: MediaFiles | None = None
-    media_fetcher: MediaFetch | None = None
-    outbound: OutboundCheck | None = None
-    sniff: Callable[[bytes], str] | None = None
+    simulator: SimulatorControl | None = None  # only with WHATSAPP_TRANSPORT=simulator
     max_upload_bytes: int = 16 * 1024 * 1024
-    simulator: SimulatorControl | None = None
-    store_admin: StoreAdmin | None = None
-    meter: Any = None  # wamux.http.usage.UsageMeter, set by create_app
-    webhooks: Any = None  # wamux.core.webhook_dispatcher.WebhookDispatcher
     max_body_bytes: int = 32 * 1024 * 1024
     trust_proxy: bool = False  # TRUST_PROXY: take the client address from X-Forwarded-For
-    extras: dict[str, Any] = field(default_factory=dict)

@@ -20,7 +20,7 @@ from wamux.domain.events import (
     RecordedEvent,
     WebhookDelivered,
 )
-from wamux.projections.periods import day_of, day_start_ms
+from wamux.domain.periods import day_of, day_start_ms
 from wamux.projections.ports import Collection, Query, ReadModelStore, ReadSession
 
 USAGE = Collection(

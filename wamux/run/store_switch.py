@@ -29,6 +29,7 @@ from eventsourcing.persistence import StoredEvent
 
 from wamux.adapters.eventlog.recorder_store import RecorderEventStore
 from wamux.adapters.eventlog.timeline import TimelineRecorder
+from wamux.core.ports import Backend, BackendHandle
 from wamux.core.projection_runner import ProjectionRunner, ReadModels
 from wamux.domain.errors import Conflict, Unavailable, ValidationFailed
 from wamux.logs import get_logger
@@ -121,6 +122,16 @@ def effective_settings(settings: Settings) -> Settings:
     return dataclasses.replace(settings, **changes)
 
 
+def close_backend(recorder: TimelineRecorder | None, rm: ReadModelStore | None) -> None:
+    """Close a backend's read models and log (best effort: it may be the thing that broke)."""
+    for closable in (rm, getattr(recorder, "datastore", None)):
+        try:
+            if closable is not None:
+                closable.close()
+        except Exception as exc:
+            log.warning("closing a store", error=repr(exc))
+
+
 class StoreSwitcher:
     """Owns the live switch for one running server."""
 
@@ -130,8 +141,8 @@ class StoreSwitcher:
         store: RecorderEventStore,
         read_models: ReadModels,
         open_backend: Callable[[Settings, str, str | None], tuple[TimelineRecorder, ReadModelStore]],
+        backend: BackendHandle,
         *,
-        on_swap: Callable[[ReadModelStore], None] | None = None,
         limiter: trio.CapacityLimiter | None = None,
         mongo_timeout_ms: int = 5000,
     ) -> None:
@@ -139,7 +150,7 @@ class StoreSwitcher:
         self.store = store
         self.read_models = read_models
         self.open_backend = open_backend
-        self.on_swap = on_swap
+        self.backend = backend
         self.limiter = limiter or trio.CapacityLimiter(4)
         self.mongo_timeout_ms = mongo_timeout_ms
         self.progress = SwitchProgress()
@@ -225,12 +236,7 @@ class StoreSwitcher:
     def _discard_target(
         self, provider: str, target: Settings, recorder: TimelineRecorder | None, rm: ReadModelStore | None
     ) -> None:
-        for closable in (rm, getattr(recorder, "datastore", None)):
-            try:
-                if closable is not None:
-                    closable.close()
-            except Exception as exc:  # best effort: the target may be the thing that broke
-                log.warning("closing the failed target", error=repr(exc))
+        close_backend(recorder, rm)
         if provider == "sqlite":
             for path in (target.sqlite_path, target.readmodels_path):
                 for suffix in ("", "-wal", "-shm"):
@@ -268,10 +274,13 @@ class StoreSwitcher:
 
         self.progress.state = "building"
         # Records are copied as they are (secrets stay encrypted); the view reads them with the same key.
-        view = RecorderEventStore(
+        view = RecorderEventStore.over(
             recorder, self.store.clock, provider=provider, limiter=self.limiter, cipher=self.store.cipher
         )
-        runners = [ProjectionRunner(r.projection, view, rm, self.limiter) for r in self.read_models.runners.values()]
+        target = BackendHandle(Backend(provider, recorder, rm, url))
+        runners = [
+            ProjectionRunner(r.projection, view, target, self.limiter) for r in self.read_models.runners.values()
+        ]
         for runner in runners:
             await runner.prepare()
             await runner.catch_up()
@@ -339,19 +348,15 @@ class StoreSwitcher:
     ) -> None:
         choice = StoreChoice(provider, url, str(target_settings.sqlite_path) if provider == "sqlite" else None)
         write_choice(self.settings, choice)  # first: if this fails, nothing was swapped
-        self.store.recorder = recorder
-        self.store.set_provider(provider)
-        self.read_models.rm = rm
+        # The one assignment: the event store, the runners, the dispatcher and the queries all read the
+        # handle. The old backend is closed once the reads that hold it (in worker threads) are done.
+        self.backend.swap(Backend(provider, recorder, rm, url, close=lambda: close_backend(recorder, rm)))
         positions = {r.name: r.position for r in runners}
         for name, runner in self.read_models.runners.items():
-            runner.read_models = rm
-            runner.move_to(positions[name])
-        if self.on_swap is not None:
-            self.on_swap(rm)
+            runner.move_to(positions[name])  # what the target's runners reached, under the pause
         self.settings = dataclasses.replace(
             self.settings,
             database_provider=provider,
             database_url=url if provider == "mongodb" else self.settings.database_url,
             sqlite_path=target_settings.sqlite_path,
         )
-        # The old store stays open: requests that started before the swap may still read from it.

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 from uuid import UUID
 
 import trio
@@ -22,11 +23,13 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from wamux.adapters.eventlog.codec import from_stored, to_stored
 from wamux.adapters.eventlog.secret_cipher import SecretCipher
 from wamux.adapters.eventlog.timeline import TimelineRecorder
-from wamux.core.ports import TimelineQuery
+from wamux.core.ports import Backend, BackendHandle, TimelineQuery
 from wamux.domain.clock import Clock
 from wamux.domain.errors import ConcurrencyConflict, Unavailable
 from wamux.domain.events import DomainEvent, RecordedEvent
 from wamux.logs import get_logger
+
+T = TypeVar("T")
 
 log = get_logger("wamux.store")
 
@@ -55,19 +58,17 @@ class RecorderEventStore:
 
     def __init__(
         self,
-        recorder: TimelineRecorder,
+        backend: BackendHandle,
         clock: Clock,
         *,
-        provider: str,
         limiter: trio.CapacityLimiter | None = None,
         cipher: SecretCipher | None = None,
     ) -> None:
-        self.recorder = recorder
+        self.backend = backend  # the current recorder is `backend.current.recorder`, read at each use
         self.clock = clock
         self.cipher = cipher  # encrypts the events' secret fields; None only in tests without secrets
-        self._provider = provider
         self.limiter = limiter or trio.CapacityLimiter(8)
-        self._head = recorder.max_notification_id() or 0
+        self._head = self.recorder.max_notification_id() or 0
         self._changed = trio.Event()
         self._send, self._receive = trio.open_memory_channel[_Append](math.inf)
         self._last_ts: dict[str, int] = {}
@@ -79,9 +80,32 @@ class RecorderEventStore:
         self.appended_by_type: Counter[str] = Counter()  # events committed by this process, read by the metrics
         self.observe_commit: Callable[[int, float], None] = lambda events, seconds: None  # (batch size, seconds)
 
+    @classmethod
+    def over(
+        cls,
+        recorder: TimelineRecorder,
+        clock: Clock,
+        *,
+        provider: str,
+        limiter: trio.CapacityLimiter | None = None,
+        cipher: SecretCipher | None = None,
+    ) -> RecorderEventStore:
+        """A store on one recorder that no switch replaces (tools and tests); it has no read models."""
+        return cls(BackendHandle(Backend(provider, recorder)), clock, limiter=limiter, cipher=cipher)
+
     @property
     def provider(self) -> str:
-        return self._provider
+        return self.backend.current.provider
+
+    @property
+    def recorder(self) -> TimelineRecorder:
+        recorder: TimelineRecorder = self.backend.current.recorder
+        return recorder
+
+    async def _call(self, fn: Callable[[TimelineRecorder], T]) -> T:
+        """Run `fn` on the current recorder in a worker thread, holding a lease on its backend."""
+        with self.backend.lease() as backend:
+            return await trio.to_thread.run_sync(fn, backend.recorder, limiter=self.limiter)
 
     def head(self) -> int:
         return self._head
@@ -89,9 +113,6 @@ class RecorderEventStore:
     def refresh_head(self) -> None:
         """Re-read the head from the recorder (for a read-only view over a log written elsewhere)."""
         self._head = self.recorder.max_notification_id() or 0
-
-    def set_provider(self, provider: str) -> None:
-        self._provider = provider
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -153,7 +174,7 @@ class RecorderEventStore:
         flat = [s for group in stored for s in group]
         started = time.perf_counter()
         try:
-            ids = await trio.to_thread.run_sync(self.recorder.insert_events, flat, limiter=self.limiter)
+            ids = await self._call(lambda r: r.insert_events(flat))
         except IntegrityError:
             # Someone raced on a stream version: commit the others, fail only the culprits.
             await self._commit_one_by_one(batch, stored)
@@ -171,7 +192,7 @@ class RecorderEventStore:
     async def _commit_one_by_one(self, batch: list[_Append], stored: list[list[StoredEvent]]) -> None:
         for request, records in zip(batch, stored, strict=True):
             try:
-                ids = await trio.to_thread.run_sync(self.recorder.insert_events, records, limiter=self.limiter)
+                ids = await self._call(lambda r, records=records: r.insert_events(records))  # type: ignore[misc]
             except IntegrityError:
                 request.error = ConcurrencyConflict(f"stream {request.stream_id} was changed concurrently")
                 self._forget_stream(request.stream_id)
@@ -218,9 +239,7 @@ class RecorderEventStore:
 
     async def _stream_tail(self, stream_id: str) -> tuple[int, int]:
         """(version, timestamp ms) of the stream's last event, (0, 0) for a new stream."""
-        rows = await trio.to_thread.run_sync(
-            lambda: self.recorder.select_events(UUID(stream_id), desc=True, limit=1), limiter=self.limiter
-        )
+        rows = await self._call(lambda r: r.select_events(UUID(stream_id), desc=True, limit=1))
         if not rows:
             return 0, 0
         return rows[0].originator_version, from_stored(rows[0], cipher=self.cipher).timestamp_ms
@@ -263,23 +282,18 @@ class RecorderEventStore:
         return await self.timeline(TimelineQuery(stream_id=stream_id, types=tuple(types), limit=10**9))
 
     async def stream_version(self, stream_id: str) -> int:
-        rows = await trio.to_thread.run_sync(
-            lambda: self.recorder.select_events(UUID(stream_id), desc=True, limit=1), limiter=self.limiter
-        )
+        rows = await self._call(lambda r: r.select_events(UUID(stream_id), desc=True, limit=1))
         return rows[0].originator_version if rows else 0
 
     async def read_all(self, after: int, limit: int, types: Sequence[str] = ()) -> list[RecordedEvent]:
-        rows = await trio.to_thread.run_sync(
-            lambda: self.recorder.select_notifications(
-                start=after, limit=limit, topics=tuple(types), inclusive_of_start=False
-            ),
-            limiter=self.limiter,
+        rows = await self._call(
+            lambda r: r.select_notifications(start=after, limit=limit, topics=tuple(types), inclusive_of_start=False)
         )
         return [from_stored(r, cipher=self.cipher) for r in rows]
 
     async def timeline(self, query: TimelineQuery) -> list[RecordedEvent]:
-        rows = await trio.to_thread.run_sync(
-            lambda: self.recorder.select_timeline(
+        rows = await self._call(
+            lambda r: r.select_timeline(
                 UUID(query.stream_id),
                 topics=query.types,
                 after=query.after,
@@ -289,15 +303,13 @@ class RecorderEventStore:
                 desc=query.newest_first,
                 skip=query.skip,
                 limit=query.limit,
-            ),
-            limiter=self.limiter,
+            )
         )
         return [from_stored(r, cipher=self.cipher) for r in rows]
 
     async def count_timeline(self, query: TimelineQuery) -> int:
-        return await trio.to_thread.run_sync(
-            lambda: self.recorder.count_timeline(
+        return await self._call(
+            lambda r: r.count_timeline(
                 UUID(query.stream_id), topics=query.types, start_ts=query.start_ms, end_ts=query.end_ms
-            ),
-            limiter=self.limiter,
+            )
         )

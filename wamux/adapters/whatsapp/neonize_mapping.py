@@ -1,8 +1,10 @@
-"""neonize (whatsmeow) events and messages → the transport port's `TransportEvent`s.
+"""neonize (whatsmeow) events → the transport port's `TransportEvent`s.
 
 Pure functions over neonize's protobuf objects: nothing here talks to a client or the network,
 so every mapping is unit-tested with real protobufs. neonize is imported inside the functions
 because importing any part of it loads the Go library and reconfigures logging (~0.5 s).
+Messages (content, reactions, edits, revokes, poll votes) are mapped in `neonize_messages`, JIDs
+and timestamps in `neonize_jids`; `event_mappers` names the mapping of every event type.
 
 What neonize 0.5.2 delivers, as read from its source:
 - QR codes reach the client's `event.qr` callback one at a time (`bytes`), each when the previous
@@ -11,6 +13,9 @@ What neonize 0.5.2 delivers, as read from its source:
   login-status callback as a plain string: `connection_lost_from_login_status` maps it.
 - `MessageInfo.Timestamp` is unix milliseconds in current neonize builds and was seconds in
   older ones; `unix_seconds` accepts both.
+- Typing indicators arrive as `ChatPresenceEv` (composing/paused, media audio = recording) and a
+  contact's online state as `PresenceEv`; the client subscribes to an event type by registering a
+  handler for it (`connect` sends the registered codes to Go).
 """
 
 from __future__ import annotations
@@ -19,51 +24,18 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from wamux.adapters.whatsapp.neonize_jids import GROUP_SERVER, jid_or_none, jid_to_string
+from wamux.adapters.whatsapp.neonize_messages import from_message_event
 from wamux.core.ports import (
     ConnectionLost,
-    IncomingMessage,
     LinkConnected,
     PairSuccess,
+    PresenceIn,
     QrCode,
     Receipt,
     RemoteContact,
     TransportEvent,
 )
-
-USER_SERVER = "s.whatsapp.net"
-GROUP_SERVER = "g.us"
-
-# Sub-messages that carry a downloadable file, and the message_type each one means.
-MEDIA_FIELDS: dict[str, str] = {
-    "imageMessage": "image",
-    "videoMessage": "video",
-    "ptvMessage": "video",  # round "video note"
-    "audioMessage": "audio",
-    "documentMessage": "document",
-    "stickerMessage": "sticker",
-}
-# Envelopes around the real content (whatsmeow unwraps most of them already; a few slip through).
-_WRAPPER_FIELDS = (
-    "deviceSentMessage",
-    "ephemeralMessage",
-    "viewOnceMessage",
-    "viewOnceMessageV2",
-    "viewOnceMessageV2Extension",
-    "documentWithCaptionMessage",
-    "editedMessage",
-)
-# Fields that ride along with content but are no content of their own: key distribution,
-# app-state/history-sync protocol traffic, per-message metadata.
-_HOUSEKEEPING_FIELDS = frozenset(
-    {
-        "senderKeyDistributionMessage",
-        "fastRatchetKeySenderKeyDistributionMessage",
-        "messageContextInfo",
-        "protocolMessage",
-    }
-)
-# Timestamps above this are milliseconds (as seconds it would be the year 5138).
-_MILLISECONDS_THRESHOLD = 100_000_000_000
 
 # Reasons a connection can fail for good: reconnecting as-is will not help.
 _PERMANENT_FAILURES = frozenset({"TEMP_BANNED", "CLIENT_OUTDATED", "BAD_USER_AGENT"})
@@ -79,53 +51,6 @@ _LOGIN_STATUS_ENDINGS: dict[str, ConnectionLost] = {
     "err-unexpected-state": ConnectionLost(reason="pairing_unexpected_state"),
     "error": ConnectionLost(reason="pairing_error"),
 }
-
-
-# ---- JIDs ------------------------------------------------------------------------------------
-
-
-def jid_to_string(jid: Any) -> str:
-    """`user@server` for a neonize `JID`, without the device/agent part (`1:4@s.whatsapp.net` → `1@...`)."""
-    from neonize.utils.jid import Jid2String, JIDToNonAD
-
-    return str(Jid2String(JIDToNonAD(jid)))
-
-
-def account_jid(raw: str) -> str:
-    """Drop the device/agent part from a JID string, as stored in whatsmeow's device table."""
-    user, at, server = raw.partition("@")
-    if not at:
-        return raw
-    return f"{user.split(':', 1)[0].split('.', 1)[0]}@{server}"
-
-
-def jid_from_string(value: str) -> Any:
-    """A neonize `JID` from `123@s.whatsapp.net`, `123:4@s.whatsapp.net`, `...@g.us` or bare digits."""
-    from neonize.utils.jid import build_jid
-
-    text = value.strip()
-    user, at, server = text.partition("@")
-    if not at:
-        return build_jid(text.lstrip("+"), USER_SERVER)
-    device = 0
-    if ":" in user:
-        user, device_text = user.split(":", 1)
-        device = int(device_text)
-    raw_agent = 0
-    if "." in user and server in (USER_SERVER, "lid"):
-        user, agent_text = user.split(".", 1)
-        raw_agent = int(agent_text)
-    jid = build_jid(user, server)
-    jid.Device = device
-    jid.RawAgent = raw_agent
-    return jid
-
-
-def unix_seconds(value: int) -> int | None:
-    """Unix seconds from a neonize timestamp in seconds or milliseconds; None when unset (0)."""
-    if value <= 0:
-        return None
-    return value // 1000 if value >= _MILLISECONDS_THRESHOLD else value
 
 
 # ---- connection events -----------------------------------------------------------------------
@@ -226,122 +151,33 @@ def receipt_from_event(event: Any) -> Receipt | None:
     return Receipt(
         message_ids=message_ids,
         status=status,
-        chat_jid=_jid_or_none(source, "Chat"),
-        sender_jid=_jid_or_none(source, "Sender"),
+        chat_jid=jid_or_none(source, "Chat"),
+        sender_jid=jid_or_none(source, "Sender"),
     )
 
 
-def _jid_or_none(holder: Any, field: str) -> str | None:
-    if not holder.HasField(field):
+# ---- presence ----------------------------------------------------------------------------------
+
+
+def chat_presence(event: Any) -> PresenceIn:
+    """`ChatPresenceEv`: typing (composing text), recording (composing audio) or paused, in one chat."""
+    kinds = type(event)
+    if event.State == kinds.PAUSED:
+        state = "paused"
+    elif event.Media == kinds.AUDIO:
+        state = "recording"
+    else:
+        state = "typing"
+    source = event.MessageSource
+    return PresenceIn(chat_jid=jid_to_string(source.Chat), sender_jid=jid_to_string(source.Sender), state=state)
+
+
+def presence(event: Any) -> PresenceIn | None:
+    """`PresenceEv`: a contact went online or offline (only for contacts we subscribed to)."""
+    who = jid_or_none(event, "From")
+    if who is None:
         return None
-    return jid_to_string(getattr(holder, field)) or None
-
-
-# ---- messages ----------------------------------------------------------------------------------
-
-
-def unwrap_message(message: Any) -> Any:
-    """The content inside ephemeral/view-once/device-sent/document-with-caption envelopes."""
-    for _ in range(4):  # envelopes nest at most a couple of levels deep
-        for name in _WRAPPER_FIELDS:
-            if message.HasField(name) and getattr(message, name).HasField("message"):
-                message = getattr(message, name).message
-                break
-        else:
-            return message
-    return message
-
-
-def media_kind(message: Any) -> str | None:
-    """The sub-message field (`imageMessage`, `audioMessage`, ...) whose file needs downloading, or None."""
-    content = unwrap_message(message)
-    for name in MEDIA_FIELDS:
-        if content.HasField(name):
-            return name
-    return None
-
-
-def message_from_event(event: Any) -> IncomingMessage | None:
-    """`MessageEv` → `IncomingMessage`; None for protocol-only traffic that carries no content."""
-    info = event.Info
-    source = info.MessageSource
-    content = unwrap_message(event.Message)
-    fields = _content_fields(content)
-    if fields is None:
-        return None
-    return IncomingMessage(
-        message_id=info.ID,
-        chat_jid=jid_to_string(source.Chat),
-        sender_jid=jid_to_string(source.Sender),
-        push_name=info.Pushname or None,
-        is_group=source.IsGroup,
-        from_me=source.IsFromMe,
-        timestamp=unix_seconds(info.Timestamp),
-        **fields,
-    )
-
-
-def _content_fields(content: Any) -> dict[str, Any] | None:
-    """message_type, body, caption, mime_type, file_name and extra of one (unwrapped) message."""
-    if content.HasField("conversation") or content.HasField("extendedTextMessage"):
-        body = content.conversation if content.HasField("conversation") else content.extendedTextMessage.text
-        return {"message_type": "text", "body": body}
-    for name, kind in MEDIA_FIELDS.items():
-        if content.HasField(name):
-            return _media_fields(kind, getattr(content, name))
-    if content.HasField("locationMessage"):
-        return {"message_type": "location", "extra": _location_extra(content.locationMessage, live=False)}
-    if content.HasField("liveLocationMessage"):
-        return {"message_type": "location", "extra": _location_extra(content.liveLocationMessage, live=True)}
-    if content.HasField("contactMessage"):
-        return {"message_type": "contact", "extra": _contact_extra(content.contactMessage)}
-    if content.HasField("contactsArrayMessage"):
-        array = content.contactsArrayMessage
-        extra: dict[str, Any] = {"contacts": [_contact_extra(c) for c in array.contacts]}
-        if array.displayName:
-            extra["display_name"] = array.displayName
-        return {"message_type": "contact", "extra": extra}
-    others = [fd.name for fd, _ in content.ListFields() if fd.name not in _HOUSEKEEPING_FIELDS]
-    if not others:
-        return None
-    return {"message_type": "other", "extra": {"kind": others[0]}}
-
-
-def _media_fields(kind: str, media: Any) -> dict[str, Any]:
-    fields: dict[str, Any] = {"message_type": kind, "mime_type": media.mimetype or None}
-    if kind in ("image", "video", "document"):
-        fields["caption"] = media.caption or None
-    if kind == "document":
-        fields["file_name"] = media.fileName or None
-    extra: dict[str, Any] = {}
-    if kind in ("audio", "video") and media.seconds:
-        extra["seconds"] = media.seconds
-    if kind == "audio":
-        extra["ptt"] = media.PTT  # a voice note rather than an audio file
-    if extra:
-        fields["extra"] = extra
-    return fields
-
-
-def _location_extra(location: Any, *, live: bool) -> dict[str, Any]:
-    extra: dict[str, Any] = {
-        "latitude": location.degreesLatitude,
-        "longitude": location.degreesLongitude,
-    }
-    if live:
-        extra["live"] = True
-        if location.caption:
-            extra["name"] = location.caption
-        return extra
-    if location.name:
-        extra["name"] = location.name
-    if location.address:
-        extra["address"] = location.address
-    return extra
-
-
-def _contact_extra(contact: Any) -> dict[str, Any]:
-    return {"display_name": contact.displayName or None, "vcard": contact.vcard or None}
+    return PresenceIn(chat_jid=who, sender_jid=who, state="unavailable" if event.Unavailable else "available")
 
 
 # ---- address book ------------------------------------------------------------------------------
@@ -368,6 +204,7 @@ def remote_contact(contact: Any) -> RemoteContact:
 def event_mappers() -> dict[type, Callable[[Any], TransportEvent | None]]:
     """Every neonize event type the transport listens to, with its mapping."""
     from neonize.events import (
+        ChatPresenceEv,
         ClientOutdatedEv,
         ConnectedEv,
         ConnectFailureEv,
@@ -375,6 +212,7 @@ def event_mappers() -> dict[type, Callable[[Any], TransportEvent | None]]:
         LoggedOutEv,
         MessageEv,
         PairStatusEv,
+        PresenceEv,
         ReceiptEv,
         StreamReplacedEv,
         TemporaryBanEv,
@@ -389,8 +227,10 @@ def event_mappers() -> dict[type, Callable[[Any], TransportEvent | None]]:
         TemporaryBanEv: connection_lost_from_temporary_ban,
         ClientOutdatedEv: connection_lost_from_client_outdated,
         StreamReplacedEv: connection_lost_from_stream_replaced,
-        MessageEv: message_from_event,
+        MessageEv: from_message_event,
         ReceiptEv: receipt_from_event,
+        ChatPresenceEv: chat_presence,
+        PresenceEv: presence,
     }
 
 

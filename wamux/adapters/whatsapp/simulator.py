@@ -2,35 +2,44 @@
 
 It behaves like the network as an actor sees it: a QR string (`1@...`) refreshed every 20 s
 until scanned, random message ids, receipts, drops, unlinking from the phone, an address
-book, and injected faults (failed or slow sends, crashes, failed connects, a connection
-that stops answering). Linked devices and address books persist under
+book, a directory of who has WhatsApp, and injected faults (failed or slow sends, crashes,
+failed connects, a connection that stops answering). Whatever the instance sends (messages
+of every kind, reactions, edits, revokes, read receipts, presence) lands in its outbox
+(`simulator_outbox`). Linked devices, address books and directories persist under
 `DATA_DIR/simulator/`, so a restarted server finds its simulated phones linked.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import secrets
 import shutil
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import trio
 
+from wamux.adapters.whatsapp import simulator_outbox as wire
+from wamux.adapters.whatsapp.vcard import card_vcard
 from wamux.core.ports import (
     ConnectionLost,
     Emit,
     IncomingMessage,
     LinkConnected,
+    MessageRef,
     NotLinked,
+    NumberCheck,
     OutgoingMessage,
     PairSuccess,
     QrCode,
     Receipt,
     RemoteContact,
     TransportError,
+    TransportEvent,
 )
 from wamux.domain.errors import Conflict, NotFound, ValidationFailed
 from wamux.domain.ids import random_message_id
@@ -59,6 +68,7 @@ class _Phone:
     jid: str | None = None
     push_name: str | None = None
     contacts: list[RemoteContact] = field(default_factory=list)
+    directory: dict[str, NumberCheck] = field(default_factory=dict)  # by digits
     outbox: list[dict[str, Any]] = field(default_factory=list)
     faults: dict[str, Any] = field(default_factory=dict)
 
@@ -134,7 +144,8 @@ class SimulatorSession:
         self.phone.push_name = None
         self.transport.save(self.id)
 
-    async def send(self, message: OutgoingMessage) -> str:
+    async def _reach_network(self) -> None:
+        """What every call to the network goes through: the link, then the injected latency and failures."""
         if not self.connected:
             raise NotLinked("simulated: not connected", code="not_connected")
         latency = int(self.phone.faults.get("sendLatencyMs", 0) or 0)
@@ -142,20 +153,49 @@ class SimulatorSession:
             await trio.sleep(latency / 1000)
         if self._take_fault("failNextSends"):
             raise TransportError("simulated send failure", code="send_failed")
+
+    async def send(self, message: OutgoingMessage) -> str:
+        await self._reach_network()
         message_id = random_message_id()
-        self.phone.outbox.append(
-            {
-                "id": message_id,
-                "to": message.to,
-                "type": message.kind,
-                "body": message.text,
-                "caption": message.caption,
-                "mimeType": message.mime_type,
-                "fileName": message.file_name,
-                "size": len(message.data or b""),
-            }
-        )
+        self.phone.outbox.append(wire.message_entry(message_id, message))
         return message_id
+
+    async def react(self, target: MessageRef, emoji: str) -> str:
+        await self._reach_network()
+        message_id = random_message_id()
+        self.phone.outbox.append(wire.target_entry(message_id, "reaction", target, emoji=emoji))
+        return message_id
+
+    async def edit(self, target: MessageRef, text: str) -> str:
+        await self._reach_network()
+        message_id = random_message_id()
+        self.phone.outbox.append(wire.target_entry(message_id, "edit", target, body=text))
+        return message_id
+
+    async def revoke(self, target: MessageRef) -> str:
+        await self._reach_network()
+        message_id = random_message_id()
+        self.phone.outbox.append(wire.target_entry(message_id, "revoke", target))
+        return message_id
+
+    async def mark_read(self, chat_jid: str, sender_jid: str, message_ids: Sequence[str]) -> None:
+        await self._reach_network()
+        if message_ids:
+            wire.add_read_receipt(self.phone.outbox, random_message_id(), chat_jid, sender_jid, message_ids)
+
+    async def send_chat_presence(self, chat_jid: str, state: str) -> None:
+        presence = wire.presence_entry(random_message_id(), chat_jid, state)
+        await self._reach_network()
+        self.phone.outbox.append(presence)
+
+    async def send_presence(self, state: str) -> None:
+        presence = wire.presence_entry(random_message_id(), None, state)
+        await self._reach_network()
+        self.phone.outbox.append(presence)
+
+    async def check_numbers(self, phones: Sequence[str]) -> list[NumberCheck]:
+        await self._reach_network()
+        return wire.answer_numbers(self.phone.directory, phones)
 
     async def pair_phone(self, phone: str) -> str:
         if self.connected or self._scanned is None:
@@ -205,6 +245,7 @@ class SimulatorTransport:
                 phone.jid = doc.get("jid")
                 phone.push_name = doc.get("pushName")
                 phone.contacts = [RemoteContact(**c) for c in doc.get("contacts", [])]
+                phone.directory = wire.directory_from(NumberCheck(**n) for n in doc.get("directory", []))
             self._phones[instance_id] = phone
         return phone
 
@@ -214,6 +255,7 @@ class SimulatorTransport:
             "jid": phone.jid,
             "pushName": phone.push_name,
             "contacts": [c.__dict__ for c in phone.contacts],
+            "directory": wire.directory_doc(phone.directory),
         }
         tmp = self.dir / f"{instance_id}.json.tmp"
         tmp.write_text(json.dumps(doc))
@@ -257,9 +299,16 @@ class SimulatorTransport:
         session._scanned.set()
 
     async def incoming(self, instance_id: str, message: IncomingMessage) -> None:
+        await self.deliver(instance_id, message)
+
+    async def deliver(self, instance_id: str, event: TransportEvent) -> None:
         session = self._online(instance_id)
+        if isinstance(event, IncomingMessage) and any(c.vcard is None for c in event.contacts):
+            # A shared contact always travels as a vCard: the phone that sent it wrote one.
+            cards = tuple(replace(c, vcard=card_vcard(c)) for c in event.contacts)
+            event = replace(event, contacts=cards)
         assert session.emit is not None
-        await session.emit(message)
+        await session.emit(event)
 
     async def receipt(self, instance_id: str, message_id: str, status: str) -> None:
         session = self._online(instance_id)
@@ -278,9 +327,14 @@ class SimulatorTransport:
         self.phone(instance_id).contacts = contacts
         self.save(instance_id)
 
+    def set_directory(self, instance_id: str, numbers: list[NumberCheck]) -> None:
+        self._session(instance_id)
+        self.phone(instance_id).directory = wire.directory_from(numbers)
+        self.save(instance_id)
+
     def outbox(self, instance_id: str) -> list[dict[str, Any]]:
         self._session(instance_id)
-        return list(self.phone(instance_id).outbox)
+        return copy.deepcopy(self.phone(instance_id).outbox)
 
     def set_faults(self, instance_id: str, faults: dict[str, Any]) -> dict[str, Any]:
         self._session(instance_id)

@@ -12,8 +12,6 @@ from wamux.domain.users import User
 from wamux.http.auth import client_address, current_user, is_admin, issue_token, require_admin
 from wamux.http.bodies import json_body, text_field
 from wamux.http.services import Services
-from wamux.projections.ports import Query
-from wamux.projections.users import USERS
 
 bp = Blueprint("auth", __name__)
 
@@ -96,8 +94,7 @@ async def create_user() -> Response:
 async def list_users() -> Response:
     require_admin()
     s = services()
-    await s.read_models.synced("users")
-    rows = s.read_models.rm.find(USERS, Query(order=(("createdMs", False),)))
+    rows = await s.queries.users()
     return jsonify({"users": [user_json(u) for r in rows if (u := s.users.get(r["id"])) is not None]})
 
 

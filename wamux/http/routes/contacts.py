@@ -7,13 +7,10 @@ from typing import Any
 from quart import Blueprint, Response, current_app, jsonify
 
 from wamux.domain.errors import ValidationFailed
-from wamux.domain.events import ContactSaved, ContactsImported
 from wamux.domain.phones import is_group, jid_number, to_jid
-from wamux.http.auth import owned_instance
+from wamux.http.auth import current_user, owned_instance
 from wamux.http.bodies import bool_arg, int_arg, json_body, name_field, pagination, text_arg, text_field
 from wamux.http.services import Services
-from wamux.projections.contacts import CONTACTS, contact_key
-from wamux.projections.ports import Query
 
 bp = Blueprint("contacts", __name__)
 
@@ -30,8 +27,7 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
 @bp.get("/api/whatsapp/<instance_id>/contacts")
 @bp.get("/api/instances/<instance_id>/contacts")
 async def live_contacts(instance_id: str) -> Response:
-    actor = owned_instance(services(), instance_id)
-    contacts = await actor.ask(actor.contacts)
+    contacts = await services().usecases.contacts.live(current_user(), instance_id)
     return jsonify(
         {"contacts": [{"id": c.jid, "name": c.name, "number": c.number, "isGroup": c.is_group} for c in contacts]}
     )
@@ -40,12 +36,11 @@ async def live_contacts(instance_id: str) -> Response:
 @bp.post("/api/whatsapp/<instance_id>/contacts/add")
 @bp.post("/api/instances/<instance_id>/contacts/add")
 async def add_contact(instance_id: str) -> Response:
-    actor = owned_instance(services(), instance_id)
+    owned_instance(services(), instance_id)
     body = await json_body()
     jid = to_jid(text_field(body, "phone", max_len=100) or "")
     name = name_field(body, "name", max_len=200)
-    event = ContactSaved(instance_id=actor.id, jid=jid, number=jid_number(jid), name=name, is_group=is_group(jid))
-    await actor.ask(lambda: actor.record(event))
+    await services().usecases.contacts.add(current_user(), instance_id, jid, name)
     return jsonify(
         {
             "success": True,
@@ -62,33 +57,16 @@ async def stored_contacts(instance_id: str) -> Response:
     actor = owned_instance(s, instance_id)
     limit = int_arg("limit", 100, low=1, high=1000)
     skip = int_arg("skip", 0, low=0, high=10**9)
-    where: dict[str, Any] = {"instanceId": actor.id}
-    if bool_arg("onlyGroups"):
-        where["isGroup"] = True
-    search = text_arg("search", max_len=200)
-    q = Query(
-        where=where, search=(("name", "number", "pushName"), search.strip()) if search and search.strip() else None
-    )
-    await s.read_models.synced("contacts")
-    total = s.read_models.rm.count(CONTACTS, q)
-    rows = s.read_models.rm.find(
-        CONTACTS,
-        Query(where=q.where, search=q.search, order=(("name", False), ("number", False)), skip=skip, limit=limit),
-    )
-    return jsonify({"contacts": [_public(r) for r in rows], "pagination": pagination(total, limit, skip)})
+    search = (text_arg("search", max_len=200) or "").strip() or None
+    page = await s.queries.contacts(actor.id, only_groups=bool_arg("onlyGroups"), search=search, skip=skip, limit=limit)
+    return jsonify({"contacts": [_public(r) for r in page.rows], "pagination": pagination(page.total, limit, skip)})
 
 
 @bp.post("/api/whatsapp/<instance_id>/contacts/import")
 @bp.post("/api/instances/<instance_id>/contacts/import")
 async def import_contacts(instance_id: str) -> Response:
-    actor = owned_instance(services(), instance_id)
-    contacts = await actor.ask(actor.contacts)
-    event = ContactsImported(
-        instance_id=actor.id,
-        contacts=[{"jid": c.jid, "name": c.name, "push_name": c.push_name, "is_group": c.is_group} for c in contacts],
-    )
-    await actor.ask(lambda: actor.record(event))
-    return jsonify({"success": True, "message": f"Imported {len(contacts)} contacts", "importedCount": len(contacts)})
+    count = await services().usecases.contacts.import_all(current_user(), instance_id)
+    return jsonify({"success": True, "message": f"Imported {count} contacts", "importedCount": count})
 
 
 @bp.post("/api/whatsapp/<instance_id>/contacts/save")
@@ -101,17 +79,15 @@ async def save_contact(instance_id: str) -> Response:
     group = body.get("isGroup", is_group(jid))
     if not isinstance(group, bool):
         raise ValidationFailed("isGroup must be true or false", details={"isGroup": "invalid"})
-    event = ContactSaved(
-        instance_id=actor.id,
-        jid=jid,
-        number=jid_number(jid),
+    await s.usecases.contacts.save(
+        current_user(),
+        instance_id,
+        jid,
         name=name_field(body, "name", required=False, max_len=200),
         push_name=name_field(body, "pushName", required=False, max_len=200),
-        is_group=group,
+        is_group_chat=group,
         profile_picture=text_field(body, "profilePicture", required=False, max_len=2048),
         about=text_field(body, "about", required=False, max_len=1024),
     )
-    await actor.ask(lambda: actor.record(event))
-    await s.read_models.synced("contacts")
-    doc = s.read_models.rm.get(CONTACTS, contact_key(actor.id, jid))
+    doc = await s.queries.contact(actor.id, jid)
     return jsonify(_public(doc or {}))

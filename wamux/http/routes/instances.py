@@ -10,14 +10,11 @@ from quart import Blueprint, Response, current_app, jsonify, request
 
 from wamux.core.instance_actor import InstanceActor
 from wamux.domain.clock import iso_ms
-from wamux.domain.errors import Conflict, ValidationFailed
-from wamux.domain.phones import jid_number, to_jid
+from wamux.domain.errors import ValidationFailed
+from wamux.domain.phones import jid_number
 from wamux.http.auth import current_user, is_admin, owned_instance
 from wamux.http.bodies import json_body, text_field
-from wamux.http.outbound import check_webhook_url
 from wamux.http.services import Services
-from wamux.projections.instances import INSTANCES
-from wamux.projections.ports import Query
 
 bp = Blueprint("instances", __name__)
 
@@ -68,8 +65,7 @@ def status_json(actor: InstanceActor) -> dict[str, Any]:
 @bp.post("/api/instances")
 async def create_instance() -> Response:
     body = await json_body()
-    await check_webhook_url(services(), body.get("webhookUrl"), owner_id=current_user().id)
-    actor = await services().supervisor.create(current_user().id, body, unlimited=is_admin())
+    actor = await services().usecases.instances.create(current_user(), body)
     response = jsonify(instance_json(actor))
     response.status_code = 201
     return response
@@ -78,9 +74,7 @@ async def create_instance() -> Response:
 @bp.get("/api/instances")
 async def list_instances() -> Response:
     s = services()
-    await s.read_models.synced("instances")
-    where = {} if is_admin() else {"userId": current_user().id}
-    rows = s.read_models.rm.find(INSTANCES, Query(where=where, order=(("createdMs", False),)))
+    rows = await s.queries.instances(None if is_admin() else current_user().id)
     out = []
     for row in rows:
         actor = s.supervisor.actors.get(row["id"])
@@ -96,11 +90,9 @@ async def get_instance(instance_id: str) -> Response:
 
 @bp.put("/api/instances/<instance_id>")
 async def update_instance(instance_id: str) -> Response:
-    actor = owned_instance(services(), instance_id)
+    owned_instance(services(), instance_id)
     body = await json_body()
-    if "webhookUrl" in body:
-        await check_webhook_url(services(), body["webhookUrl"], owner_id=actor.instance.user_id)
-    await actor.ask(lambda: actor.update(body))
+    actor = await services().usecases.instances.update(current_user(), instance_id, body)
     i = actor.instance
     return jsonify(
         {
@@ -119,9 +111,7 @@ async def update_instance(instance_id: str) -> Response:
 
 @bp.delete("/api/instances/<instance_id>")
 async def delete_instance(instance_id: str) -> Response:
-    s = services()
-    owned_instance(s, instance_id)
-    await s.supervisor.delete(instance_id)
+    await services().usecases.instances.delete(current_user(), instance_id)
     return jsonify({"success": True, "message": f"Instance {instance_id} deleted successfully"})
 
 
@@ -181,32 +171,21 @@ async def qr(instance_id: str) -> Response:
 
 @bp.post("/api/instances/<instance_id>/pair")
 async def pair(instance_id: str) -> Response:
-    actor = owned_instance(services(), instance_id)
+    owned_instance(services(), instance_id)
     body = await json_body()
-    phone = text_field(body, "phone", max_len=40)
-    assert phone is not None
-    jid = to_jid(phone)
-    if "@s.whatsapp.net" not in jid:
-        raise ValidationFailed("phone must be a phone number", details={"phone": "invalid"})
-    if actor.status == "connected":
-        raise Conflict("instance is already connected")
-    code = await actor.pair(jid_number(jid))
+    phone = text_field(body, "phone", max_len=40) or ""
+    code = await services().usecases.instances.pair(current_user(), instance_id, phone)
     return jsonify({"pairingCode": code})
 
 
 @bp.post("/api/instances/<instance_id>/reconnect")
 async def reconnect(instance_id: str) -> Response:
-    s = services()
-    actor = owned_instance(s, instance_id)
-    if not actor.running:
-        actor = await s.supervisor.restart_failed(instance_id)
-    await actor.ask(actor.reconnect)
+    await services().usecases.instances.reconnect(current_user(), instance_id)
     return jsonify({"success": True, "message": f"Instance {instance_id} reconnected"})
 
 
 @bp.post("/api/instances/<instance_id>/logout")
 @bp.post("/api/whatsapp/<instance_id>/logout")
 async def logout(instance_id: str) -> Response:
-    actor = owned_instance(services(), instance_id)
-    await actor.ask(actor.logout)
+    await services().usecases.instances.logout(current_user(), instance_id)
     return jsonify({"success": True, "message": f"Instance {instance_id} logged out"})

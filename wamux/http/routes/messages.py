@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import trio
 from quart import Blueprint, Response, current_app, jsonify, request
 
-from wamux.core.instance_actor import InstanceActor
-from wamux.core.ports import OutgoingMessage
-from wamux.domain.errors import InstanceNotConnected, NotFound, ValidationFailed
-from wamux.domain.events import ChatRead
+from wamux.core.commands import SendOutcome
+from wamux.domain.errors import NotFound, ValidationFailed
 from wamux.domain.phones import to_jid
-from wamux.domain.text import safe_file_name
-from wamux.http.auth import current_user, is_admin, owned_instance
+from wamux.http.auth import current_user, owned_instance
 from wamux.http.bodies import body_limit, check_text_pairs, date_arg, int_arg, json_body, pagination, text_field
 from wamux.http.errors import ApiError
 from wamux.http.media_headers import served_mime, stored_media_headers
 from wamux.http.services import Services
-from wamux.http.usage import subject_to_limits
-from wamux.projections.messages import CHATS, MESSAGES, message_key, public_message
-from wamux.projections.ports import Query
+from wamux.projections.messages import public_message
 
 bp = Blueprint("messages", __name__)
 
@@ -33,16 +26,6 @@ def services() -> Services:
     return s
 
 
-def kind_of(mime: str) -> str:
-    """Which WhatsApp message kind a sniffed type travels as."""
-    if mime in ("image/jpeg", "image/png", "image/webp", "image/gif"):
-        return "image"
-    for prefix in ("video/", "audio/"):
-        if mime.startswith(prefix):
-            return prefix[:-1]
-    return "document"
-
-
 def _idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
@@ -53,82 +36,44 @@ def _idempotency_key() -> str | None:
     return key
 
 
-async def _replayed(actor: InstanceActor, key: str | None) -> str | None:
-    """The message id a previous request with this key produced (before a restart too)."""
-    if key is None:
-        return None
-    s = services()
-    await s.read_models.synced("messages")
-    rows = s.read_models.rm.find(MESSAGES, Query(where={"instanceId": actor.id, "idempotencyKey": key}, limit=1))
-    if rows and s.clock.now_ms() - rows[0]["createdMs"] < 24 * 3600 * 1000:
-        return str(rows[0]["messageId"])
-    return None
-
-
-async def send_through(actor: InstanceActor, message: OutgoingMessage, media_path: str | None = None) -> Response:
-    key = _idempotency_key()
-    replay = await _replayed(actor, key)
-    if replay is not None:
-        response = jsonify({"id": replay})
+def sent(outcome: SendOutcome) -> Response:
+    response = jsonify({"id": outcome.message_id})
+    if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-        return response
-    meter = services().meter if subject_to_limits(current_user(), request.endpoint) else None
-
-    async def in_turn() -> str:
-        # Inside the actor's turn: the limit check and the send cannot interleave with another send.
-        if meter is not None:
-            await meter.enforce(actor, sending=True)
-        return await actor.send(message, media_path=media_path, idempotency_key=key)
-
-    message_id = await actor.ask(in_turn)
-    return jsonify({"id": message_id})
+    return response
 
 
 @bp.post("/api/whatsapp/<instance_id>/send")
 async def send_text(instance_id: str) -> Response:
-    actor = owned_instance(services(), instance_id)
+    owned_instance(services(), instance_id)  # 404 before the body is read
     body = await json_body()
     to = to_jid(text_field(body, "phone", max_len=100) or "")
-    text = text_field(body, "message", max_len=MAX_TEXT)
-    return await send_through(actor, OutgoingMessage(to=to, kind="text", text=text))
-
-
-async def _send_bytes(
-    actor: InstanceActor, to: str, data: bytes, caption: str | None, file_name: str | None
-) -> Response:
-    s = services()
-    assert s.sniff is not None and s.media is not None
-    mime = s.sniff(data)
-    kind = kind_of(mime)
-    file_name = safe_file_name(file_name)  # it travels to WhatsApp and back out in Content-Disposition
-    if kind == "document" and not file_name:
-        file_name = "file"
-    media_path = s.media.save(actor.id, data, mime, file_name)
-    message = OutgoingMessage(to=to, kind=kind, caption=caption, data=data, mime_type=mime, file_name=file_name)
-    return await send_through(actor, message, media_path)
+    text = text_field(body, "message", max_len=MAX_TEXT) or ""
+    outcome = await services().usecases.messaging.send_text(
+        current_user(), instance_id, to, text, key=_idempotency_key()
+    )
+    return sent(outcome)
 
 
 @bp.post("/api/whatsapp/<instance_id>/send-media")
 async def send_media(instance_id: str) -> Response:
-    s = services()
-    actor = owned_instance(s, instance_id)
+    owned_instance(services(), instance_id)
     body = await json_body()
     to = to_jid(text_field(body, "phone", max_len=100) or "")
-    url = text_field(body, "url", max_len=4096)
+    url = text_field(body, "url", max_len=4096) or ""
     caption = text_field(body, "caption", required=False, max_len=MAX_TEXT)
     file_name = text_field(body, "filename", required=False, max_len=255)
-    if actor.status != "connected":  # fail fast, before downloading anything
-        raise InstanceNotConnected(f"instance is not connected (status {actor.status})")
-    assert s.media_fetcher is not None and url is not None
-    fetched = await s.media_fetcher.fetch(url, file_name, trusted=is_admin())
-    return await _send_bytes(actor, to, fetched.data, caption, fetched.file_name)
+    outcome = await services().usecases.messaging.send_url(
+        current_user(), instance_id, to, url, caption=caption, file_name=file_name, key=_idempotency_key()
+    )
+    return sent(outcome)
 
 
 @bp.post("/api/whatsapp/<instance_id>/send-file")
 @body_limit(lambda s: s.max_upload_bytes + MULTIPART_OVERHEAD)
 async def send_file(instance_id: str) -> Response:
     s = services()
-    actor = owned_instance(s, instance_id)
+    owned_instance(s, instance_id)
     if not (request.mimetype or "").startswith("multipart/form-data"):
         raise ValidationFailed("send-file takes a multipart/form-data body", details={"file": "required"})
     form = await request.form
@@ -143,8 +88,16 @@ async def send_file(instance_id: str) -> Response:
         raise ValidationFailed("file is empty", details={"file": "empty"})
     check_text_pairs(form.items(multi=True))
     to = to_jid(form.get("phone") or "")
-    caption = form.get("caption") or None
-    return await _send_bytes(actor, to, data, caption, upload.filename or None)
+    outcome = await s.usecases.messaging.send_upload(
+        current_user(),
+        instance_id,
+        to,
+        data,
+        caption=form.get("caption") or None,
+        file_name=upload.filename or None,
+        key=_idempotency_key(),
+    )
+    return sent(outcome)
 
 
 def _chat_jid(chat_id: str) -> str:
@@ -157,12 +110,9 @@ async def chats(instance_id: str) -> Response:
     actor = owned_instance(s, instance_id)
     limit = int_arg("limit", 50, low=1, high=500)
     skip = int_arg("skip", 0, low=0, high=10**9)
-    await s.read_models.synced("messages")
-    q = Query(where={"instanceId": actor.id}, order=(("updatedMs", True),), skip=skip, limit=limit)
-    rows = s.read_models.rm.find(CHATS, q)
-    total = s.read_models.rm.count(CHATS, Query(where={"instanceId": actor.id}))
-    out = [{k: v for k, v in r.items() if k not in ("key", "updatedMs")} for r in rows]
-    return jsonify({"chats": out, "pagination": pagination(total, limit, skip)})
+    page = await s.queries.chats(actor.id, skip, limit)
+    out = [{k: v for k, v in r.items() if k not in ("key", "updatedMs")} for r in page.rows]
+    return jsonify({"chats": out, "pagination": pagination(page.total, limit, skip)})
 
 
 @bp.get("/api/instances/<instance_id>/chats/<chat_id>/messages")
@@ -172,23 +122,16 @@ async def chat_messages(instance_id: str, chat_id: str) -> Response:
     jid = _chat_jid(chat_id)
     limit = int_arg("limit", 50, low=1, high=1000)
     skip = int_arg("skip", 0, low=0, high=10**9)
-    ranges: dict[str, tuple[Any, Any]] = {}
     start, end = date_arg("startDate"), date_arg("endDate")
-    if start is not None or end is not None:
-        ranges["createdMs"] = (start, end)
-    await s.read_models.synced("messages")
-    where = {"instanceId": actor.id, "remoteJid": jid}
-    q = Query(where=where, ranges=ranges, order=(("createdMs", True), ("position", True)), skip=skip, limit=limit)
-    rows = s.read_models.rm.find(MESSAGES, q)
-    total = s.read_models.rm.count(MESSAGES, Query(where=where, ranges=ranges))
-    return jsonify({"messages": [public_message(r) for r in rows], "pagination": pagination(total, limit, skip)})
+    page = await s.queries.chat_messages(actor.id, jid, start_ms=start, end_ms=end, skip=skip, limit=limit)
+    return jsonify(
+        {"messages": [public_message(r) for r in page.rows], "pagination": pagination(page.total, limit, skip)}
+    )
 
 
 @bp.post("/api/instances/<instance_id>/chats/<chat_id>/read")
 async def mark_read(instance_id: str, chat_id: str) -> Response:
-    actor = owned_instance(services(), instance_id)
-    jid = _chat_jid(chat_id)
-    await actor.ask(lambda: actor.record(ChatRead(instance_id=actor.id, chat_jid=jid)))
+    await services().usecases.messaging.mark_read(current_user(), instance_id, _chat_jid(chat_id))
     return jsonify({"success": True})
 
 
@@ -196,8 +139,7 @@ async def mark_read(instance_id: str, chat_id: str) -> Response:
 async def message_media(instance_id: str, message_id: str) -> Response:
     s = services()
     actor = owned_instance(s, instance_id)
-    await s.read_models.synced("messages")
-    doc = s.read_models.rm.get(MESSAGES, message_key(actor.id, message_id))
+    doc = await s.queries.message(actor.id, message_id)
     assert s.media is not None
     path = s.media.open_path(doc["mediaPath"]) if doc and doc.get("mediaPath") else None
     if path is None or doc is None:

@@ -11,28 +11,16 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Protocol
 
 from quart import Blueprint, Response, current_app, g, request
 
 from wamux.domain.errors import Forbidden, NotFound
 from wamux.http.auth import authenticate
-from wamux.http.services import Services
+from wamux.http.services import MetricsSink, Services
 
 bp = Blueprint("metrics", __name__)
 
 UNMATCHED_ROUTE = "<unmatched>"
-
-
-class MetricsSink(Protocol):
-    """What the composition root puts in `services.extras["metrics"]` (`wamux.run.metrics.ServerMetrics`)."""
-
-    token: str | None
-    content_type: str
-
-    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None: ...
-
-    def render(self) -> bytes: ...
 
 
 def _services() -> Services:
@@ -41,7 +29,7 @@ def _services() -> Services:
 
 
 def _sink() -> MetricsSink | None:
-    sink: MetricsSink | None = _services().extras.get("metrics")
+    sink: MetricsSink | None = _services().metrics
     return sink
 
 

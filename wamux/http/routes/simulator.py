@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 from typing import Any
 
 from quart import Blueprint, Response, current_app, jsonify
 
-from wamux.core.ports import IncomingMessage, MediaPayload, RemoteContact, SimulatorControl
+from wamux.core.ports import IncomingMessage, PollVoteIn, RemoteContact, SimulatorControl
 from wamux.domain.errors import NotFound, ValidationFailed
-from wamux.domain.ids import random_message_id
 from wamux.domain.phones import is_group, jid_number, to_jid
 from wamux.http.auth import owned_instance, require_admin
 from wamux.http.bodies import body_limit, json_body, text_field
+from wamux.http.routes.simulator_events import directory_numbers, incoming_event, presence_event
 from wamux.http.services import Services
 
 bp = Blueprint("simulator", __name__)
-
-MEDIA_TYPES = (("image/", "image"), ("video/", "video"), ("audio/", "audio"))
 
 
 def control() -> tuple[Services, SimulatorControl]:
@@ -46,54 +42,37 @@ async def scan(instance_id: str) -> Response:
     return ok({"status": actor.status})
 
 
-def _media(body: dict[str, Any]) -> tuple[str, MediaPayload | None]:
-    raw = body.get("media")
-    if raw is None:
-        return "text", None
-    if not isinstance(raw, dict) or not isinstance(raw.get("data"), str):
-        raise ValidationFailed("media must be an object with base64 data", details={"media": "invalid"})
-    try:
-        data = base64.b64decode(raw["data"], validate=True)
-    except (binascii.Error, ValueError):
-        raise ValidationFailed("media.data is not valid base64", details={"media.data": "invalid"}) from None
-    mime = raw.get("mimeType") or "application/octet-stream"
-    kind = next((k for prefix, k in MEDIA_TYPES if mime.startswith(prefix)), "document")
-    if mime == "image/webp" and raw.get("sticker"):
-        kind = "sticker"
-    return kind, MediaPayload(data=data, mime_type=mime, file_name=raw.get("fileName"))
-
-
 @bp.post("/api/simulator/instances/<instance_id>/incoming")
 @body_limit(lambda s: s.max_upload_bytes * 4 // 3 + 64 * 1024)  # base64 media up to MAX_UPLOAD_MB
 async def incoming(instance_id: str) -> Response:
+    """A message of any kind arrives, or a reaction, edit, revoke or poll vote on `messageId`."""
     s, sim = control()
     owned_instance(s, instance_id)
-    body = await json_body()
-    sender = to_jid(text_field(body, "from", max_len=60) or "")
-    group = body.get("group")
-    if group is not None:
-        group = to_jid(str(group))
-        if not is_group(group):
-            raise ValidationFailed("group must be a <id>@g.us JID", details={"group": "invalid"})
-    kind, media = _media(body)
-    text = text_field(body, "body", required=media is None)
-    message_id = text_field(body, "messageId", required=False, max_len=100) or random_message_id()
-    message = IncomingMessage(
-        message_id=message_id,
-        chat_jid=group or sender,
-        sender_jid=sender,
-        message_type=kind,
-        body=text if media is None else None,
-        caption=text if media is not None else None,
-        push_name=text_field(body, "pushName", required=False, max_len=100),
-        is_group=group is not None,
-        timestamp=int(time.time()),
-        mime_type=media.mime_type if media else None,
-        file_name=media.file_name if media else None,
-        media=media,
-    )
-    await sim.incoming(instance_id, message)
-    return jsonify({"messageId": message_id})
+    event = incoming_event(await json_body(), int(time.time()))
+    if isinstance(event, IncomingMessage):
+        await sim.incoming(instance_id, event)
+        return jsonify({"messageId": event.message_id})
+    await sim.deliver(instance_id, event)
+    target = event.poll_message_id if isinstance(event, PollVoteIn) else event.message_id
+    return jsonify({"messageId": target})
+
+
+@bp.post("/api/simulator/instances/<instance_id>/presence")
+async def presence(instance_id: str) -> Response:
+    s, sim = control()
+    owned_instance(s, instance_id)
+    await sim.deliver(instance_id, presence_event(await json_body()))
+    return ok()
+
+
+@bp.put("/api/simulator/instances/<instance_id>/directory")
+async def directory(instance_id: str) -> Response:
+    """Who has WhatsApp, as `check` will answer for this instance's account."""
+    s, sim = control()
+    owned_instance(s, instance_id)
+    numbers = directory_numbers(await json_body())
+    sim.set_directory(instance_id, numbers)
+    return ok({"count": len(numbers)})
 
 
 @bp.post("/api/simulator/instances/<instance_id>/receipt")

@@ -5,12 +5,10 @@ from __future__ import annotations
 from quart import Blueprint, Response, current_app, jsonify, request
 
 from wamux.domain.errors import ValidationFailed
+from wamux.domain.periods import day_of, period_start_day
 from wamux.http.auth import current_user, owned_instance, require_admin
 from wamux.http.services import Services
-from wamux.projections.periods import day_of, period_start_day
-from wamux.projections.ports import Query
-from wamux.projections.stats import daily, empty_counters, summed, usage_rows
-from wamux.projections.users import USERS
+from wamux.projections.stats import daily, empty_counters, summed
 
 bp = Blueprint("stats", __name__)
 
@@ -32,17 +30,13 @@ async def user_stats() -> Response:
     s = services()
     period = _period(("today", "week", "month", "year", "all"), "month")
     since = period_start_day(period, s.clock.now_ms())
-    await s.read_models.synced("stats")
-    user = current_user()
-    actors = s.supervisor.visible(user.id)
-    instances = []
-    for actor in sorted(actors, key=lambda a: a.instance.created_ms):
-        counters = summed(usage_rows(s.read_models.rm, since_day=since, instanceId=actor.id))
-        instances.append({"instanceId": actor.id, "name": actor.instance.name, **counters})
+    actors = sorted(s.supervisor.visible(current_user().id), key=lambda a: a.instance.created_ms)
+    counters = await s.queries.usage_per_instance([a.id for a in actors], since)
+    instances = [{"instanceId": a.id, "name": a.instance.name, **counters[a.id]} for a in actors]
     total = empty_counters()
-    for row in instances:
+    for actor in actors:
         for key in total:
-            total[key] += int(row[key])  # type: ignore[call-overload]
+            total[key] += counters[actor.id][key]
     return jsonify({"period": period, "total": {**total, "instanceCount": len(actors)}, "instances": instances})
 
 
@@ -51,8 +45,7 @@ async def instance_stats(instance_id: str) -> Response:
     s = services()
     actor = owned_instance(s, instance_id)
     period = _period(("today", "week", "month", "year", "all"), "today")
-    await s.read_models.synced("stats")
-    rows = usage_rows(s.read_models.rm, since_day=period_start_day(period, s.clock.now_ms()), instanceId=actor.id)
+    rows = await s.queries.usage(actor.id, period_start_day(period, s.clock.now_ms()))
     days = [
         {k: d[k] for k in ("date", "messagesSent", "messagesReceived", "mediaSent", "mediaReceived", "apiCalls")}
         for d in daily(rows)
@@ -64,11 +57,10 @@ async def instance_stats(instance_id: str) -> Response:
 async def system_stats() -> Response:
     require_admin()
     s = services()
-    await s.read_models.synced("stats", "users")
+    queries = s.queries
+    active_users = await queries.active_users(day_of(s.clock.now_ms() - 30 * 86_400_000))
+    usage = await queries.total_usage()
     actors = s.supervisor.visible(None)
-    cutoff = day_of(s.clock.now_ms() - 30 * 86_400_000)
-    active_users = s.read_models.rm.count(USERS, Query(ranges={"lastActiveDay": (cutoff, None)}))
-    usage = summed(usage_rows(s.read_models.rm, since_day=None))
     return jsonify(
         {
             "instances": {"total": len(actors), "active": sum(1 for a in actors if a.status == "connected")},

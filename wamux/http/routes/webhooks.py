@@ -13,8 +13,6 @@ from wamux.http.auth import owned_instance
 from wamux.http.bodies import int_arg, pagination
 from wamux.http.outbound import check_webhook_url
 from wamux.http.services import Services
-from wamux.projections.outbox import DELIVERIES
-from wamux.projections.ports import Query
 
 bp = Blueprint("webhooks", __name__)
 
@@ -61,13 +59,10 @@ async def deliveries(instance_id: str) -> Response:
         raise ValidationFailed("status must be pending, delivered or failed", details={"status": "invalid"})
     limit = int_arg("limit", 50, low=1, high=500)
     skip = int_arg("skip", 0, low=0, high=10**9)
-    where: dict[str, Any] = {"instanceId": actor.id}
-    if status:
-        where["status"] = status
-    await s.read_models.synced("outbox")
-    rows = s.read_models.rm.find(DELIVERIES, Query(where=where, order=(("position", True),), skip=skip, limit=limit))
-    total = s.read_models.rm.count(DELIVERIES, Query(where=where))
-    return jsonify({"deliveries": [delivery_json(r) for r in rows], "pagination": pagination(total, limit, skip)})
+    page = await s.queries.deliveries(actor.id, status=status, skip=skip, limit=limit)
+    return jsonify(
+        {"deliveries": [delivery_json(r) for r in page.rows], "pagination": pagination(page.total, limit, skip)}
+    )
 
 
 @bp.post("/api/instances/<instance_id>/webhook/deliveries/<delivery_id>/retry")
@@ -76,7 +71,7 @@ async def retry(instance_id: str, delivery_id: str) -> Response:
     actor = owned_instance(s, instance_id)
     if not await s.webhooks.retry(actor.id, delivery_id):
         raise NotFound("delivery not found")
-    row = s.read_models.rm.get(DELIVERIES, delivery_id)
+    row = await s.queries.delivery(delivery_id)
     return jsonify({"success": True, "delivery": delivery_json(row) if row else None})
 
 

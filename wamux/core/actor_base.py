@@ -1,0 +1,130 @@
+"""The state an instance actor keeps, and the one place it appends to its stream.
+
+`InstanceActor` (wamux.core.instance_actor) is built from three parts that share this state:
+`ActorBase` (state, load, append), `ConnectionLoop` (wamux.core.connection_loop: connect, back
+off, reconnect) and `InboundEvents` (wamux.core.inbound: what the wire reports, as domain events).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import trio
+
+from wamux.core.ports import ConnectionLost, EventStore, MediaStore, SentLookup, WhatsAppSession
+from wamux.core.usage import LimitGate
+from wamux.domain.clock import Clock
+from wamux.domain.events import CONNECTION_TYPES, INSTANCE_LIFECYCLE_TYPES, DomainEvent, RecordedEvent
+from wamux.domain.instances import Instance
+
+
+@dataclass(frozen=True)
+class ActorSettings:
+    """Timings of the connection loop (tests shrink them on trio's autojump clock)."""
+
+    qr_max_attempts: int = 6
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 60.0
+    max_connect_failures: int = 20
+    liveness_interval_s: float = 30.0
+    liveness_timeout_s: float = 10.0
+    send_timeout_s: float = 60.0
+    pair_wait_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class ActorDeps:
+    """What an actor reads besides its own stream: earlier sends (idempotency) and usage (limits).
+
+    Both are optional so the connection tests need neither; the server always passes both.
+    """
+
+    sent: SentLookup | None = None
+    limits: LimitGate | None = None
+
+
+class ActorBase:
+    """One instance's state: its aggregate, stream version, connection status."""
+
+    def __init__(
+        self,
+        instance_id: str,
+        store: EventStore,
+        session: WhatsAppSession,
+        clock: Clock,
+        media: MediaStore,
+        settings: ActorSettings | None = None,
+        deps: ActorDeps | None = None,
+    ) -> None:
+        self.id = instance_id
+        self.store = store
+        self.session = session
+        self.clock = clock
+        self.media = media
+        self.settings = settings or ActorSettings()
+        self.deps = deps or ActorDeps()
+        self.instance = Instance(id=instance_id)
+        self.version = 0
+        self.status = "connecting"
+        self.qr_code: str | None = None
+        self.last_activity_ms = 0
+        self.running = False
+        self.stopping = False
+        self.linked_jid: str | None = None
+        self.reconnecting = False  # in the back-off pause between two connection attempts
+        self._lock = trio.Lock()  # one writer: commands and transport events append under it
+        self._wake = trio.Event()
+        self._connection: trio.CancelScope | None = None
+        self._outcome: ConnectionLost | None = None
+        self._qr_attempt = 0
+        self._failures = 0
+        self._status_changed = trio.Event()
+
+    @property
+    def idle(self) -> bool:
+        """Not trying to connect: needs a /reconnect (logged out, failed, QR timed out)."""
+        return self.status in ("logged_out", "failed") or (self.status == "disconnected" and not self.reconnecting)
+
+    async def _load(self) -> None:
+        history = await self.store.read_stream(self.id, INSTANCE_LIFECYCLE_TYPES + CONNECTION_TYPES)
+        self.instance = Instance(id=self.id)
+        for recorded in history:
+            self.instance.apply(recorded.event, recorded.timestamp_ms)
+            self.last_activity_ms = recorded.timestamp_ms
+        self.version = await self.store.stream_version(self.id)
+        # "qr"/"connected" were true of the previous process; this one has to connect first.
+        loaded = self.instance.status
+        self._set_status("connecting" if loaded in ("qr", "connected") else loaded)
+        self.linked_jid = self.instance.jid
+
+    async def _append(self, *events: DomainEvent) -> list[RecordedEvent]:
+        """The only write to the instance's stream (callers hold `_lock`, or the actor is stopped)."""
+        recorded = await self.store.append(self.id, events, self.version)
+        for r in recorded:
+            self.instance.apply(r.event, r.timestamp_ms)
+            self.version = r.version
+            self.last_activity_ms = r.timestamp_ms
+        return recorded
+
+    def _set_status(self, status: str) -> None:
+        if status != self.status:
+            self.status = status
+            self._status_changed.set()
+            self._status_changed = trio.Event()
+
+    async def wait_status(self, statuses: Sequence[str], timeout: float) -> bool:
+        with trio.move_on_after(timeout):
+            while self.status not in statuses:
+                await self._status_changed.wait()
+            return True
+        return False
+
+    def _wants_connection(self) -> bool:
+        return not self.instance.deleted and self.status not in ("logged_out", "failed", "disconnected")
+
+    def _end_connection(self, outcome: ConnectionLost) -> None:
+        self._outcome = outcome
+        self.qr_code = None  # at once: /qr must not hand out the dead connection's code
+        if self._connection is not None:
+            self._connection.cancel()

@@ -1,0 +1,123 @@
+"""What an instance actor can be asked to do: one frozen dataclass per command.
+
+A command is a value: the use cases build it, `InstanceActor.execute` queues it, and exactly one
+handler method of the actor runs it in mailbox order (`InstanceActor.HANDLERS`). `Command[R]` says
+what the handler answers, so `await actor.execute(Send(...))` is typed `str`.
+
+Adding a capability adds a command here and its handler in the actor (docs/contributing.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from wamux.core.ports import OutgoingMessage, RemoteContact
+from wamux.domain.events import ContactSaved
+from wamux.domain.instances import Instance
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Command(Generic[R]):
+    """Base of every command; `R` is what its handler answers."""
+
+    # A command that waits on the network for long (pairing waits for a QR connection) runs beside
+    # the mailbox, not in it, so it does not hold up the sends queued after it.
+    beside_mailbox: ClassVar[bool] = False
+
+
+# ---- the instance's lifecycle -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Update(Command[Instance]):
+    """Change name, description, webhook, settings or limits (validated by the domain)."""
+
+    changes: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Delete(Command[None]):
+    """Delete the instance: record it, end the connection, stop the actor."""
+
+
+@dataclass(frozen=True)
+class Reconnect(Command[None]):
+    """Drop the current connection (if any) and connect again, with a fresh failure budget."""
+
+
+@dataclass(frozen=True)
+class Logout(Command[None]):
+    """Unlink the device; a new QR code is needed afterwards."""
+
+
+@dataclass(frozen=True)
+class Pair(Command[str]):
+    """Ask WhatsApp for a pairing code for `phone` (digits); answers the code."""
+
+    phone: str
+    beside_mailbox: ClassVar[bool] = True
+
+
+# ---- messaging ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    message_id: str
+    replayed: bool = False  # an earlier request with the same Idempotency-Key sent it
+
+
+@dataclass(frozen=True)
+class Send(Command[SendOutcome]):
+    """Send one message in mailbox order; answers WhatsApp's message id once `message_sent` is committed.
+
+    `idempotency_key`: a repeat within 24 h answers the first message's id without sending again.
+    `enforce_limits`: check the usage limits in the same turn, so the (N+1)th send is refused exactly.
+    """
+
+    message: OutgoingMessage
+    media_path: str | None = None
+    idempotency_key: str | None = None
+    enforce_limits: bool = False
+
+
+@dataclass(frozen=True)
+class MarkChatRead(Command[None]):
+    """Zero a chat's unread count."""
+
+    chat_jid: str
+
+
+# ---- contacts -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FetchContacts(Command[list[RemoteContact]]):
+    """The contacts the linked phone knows (needs a connection)."""
+
+
+@dataclass(frozen=True)
+class SaveContact(Command[None]):
+    contact: ContactSaved
+
+
+@dataclass(frozen=True)
+class ImportContacts(Command[int]):
+    """Fetch the phone's contacts and record them; answers how many."""
+
+
+# ---- usage --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckLimits(Command[None]):
+    """Refuse (429 `limit_exceeded`) when the instance is over its API-call limit; records it once per period."""
+
+
+@dataclass(frozen=True)
+class RecordApiCalls(Command[None]):
+    count: int

@@ -1,0 +1,193 @@
+"""The questions routes ask the read models, answered off the event loop.
+
+Every store call runs in a worker thread (through one `trio.CapacityLimiter`), on every backend:
+a MongoDB round trip or a large SQLite scan then blocks no request and no actor. Each query first
+waits until its projection has caught up with the log (read-your-writes), then reads the current
+store once: the store is looked up at each call, because a store switch replaces it. Answers are the
+stored documents (or `Page`s of them); shaping the public JSON stays with the routes and payloads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import trio
+
+from wamux.projections.contacts import CONTACTS, contact_key
+from wamux.projections.instances import INSTANCES
+from wamux.projections.messages import CHATS, MESSAGES, message_key
+from wamux.projections.outbox import DELIVERIES
+from wamux.projections.ports import Query, ReadModelStore
+from wamux.projections.stats import OWNERS, summed, usage_rows
+from wamux.projections.users import USERS
+
+T = TypeVar("T")
+Doc = dict[str, Any]
+
+CONTACT_SEARCH_FIELDS = ("name", "number", "pushName")
+
+
+class ReadModelsSource(Protocol):
+    """The read models as the web layer sees them: the current store and the catch-up wait."""
+
+    @property
+    def rm(self) -> ReadModelStore: ...
+
+    async def synced(self, *names: str, timeout: float = 5.0) -> None: ...
+
+    def lease(self) -> AbstractContextManager[object]: ...
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of documents and how many match in all."""
+
+    rows: list[Doc]
+    total: int
+
+
+class ReadQueries:
+    """Async queries over the read models; each one is a single worker-thread hop."""
+
+    def __init__(self, view: ReadModelsSource, limiter: trio.CapacityLimiter) -> None:
+        self.view = view
+        self.limiter = limiter
+
+    async def _read(self, projections: tuple[str, ...], read: Callable[[ReadModelStore], T]) -> T:
+        if projections:
+            await self.view.synced(*projections)
+        # The lease keeps the backend read here open until the thread is done, even if a switch swaps it meanwhile.
+        with self.view.lease():
+            rm = self.view.rm
+            return await trio.to_thread.run_sync(lambda: read(rm), limiter=self.limiter)
+
+    # ---- messages ----------------------------------------------------------------------------
+
+    async def message_by_idempotency_key(self, instance_id: str, key: str) -> Doc | None:
+        """The message an earlier send with this Idempotency-Key produced, if any."""
+        query = Query(where={"instanceId": instance_id, "idempotencyKey": key}, limit=1)
+        rows = await self._read(("messages",), lambda rm: rm.find(MESSAGES, query))
+        return rows[0] if rows else None
+
+    async def chats(self, instance_id: str, skip: int, limit: int) -> Page:
+        """A page of an instance's chats, the most recently active first."""
+        where = {"instanceId": instance_id}
+        page = Query(where=where, order=(("updatedMs", True),), skip=skip, limit=limit)
+        return await self._read(
+            ("messages",), lambda rm: Page(rm.find(CHATS, page), rm.count(CHATS, Query(where=where)))
+        )
+
+    async def chat_messages(
+        self,
+        instance_id: str,
+        chat_jid: str,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        skip: int = 0,
+        limit: int = 50,
+    ) -> Page:
+        """A page of one chat's messages (optionally created between two instants), newest first."""
+        where = {"instanceId": instance_id, "remoteJid": chat_jid}
+        ranges: dict[str, tuple[Any, Any]] = {}
+        if start_ms is not None or end_ms is not None:
+            ranges["createdMs"] = (start_ms, end_ms)
+        page = Query(
+            where=where, ranges=ranges, order=(("createdMs", True), ("position", True)), skip=skip, limit=limit
+        )
+        matching = Query(where=where, ranges=ranges)
+        return await self._read(("messages",), lambda rm: Page(rm.find(MESSAGES, page), rm.count(MESSAGES, matching)))
+
+    async def message(self, instance_id: str, message_id: str) -> Doc | None:
+        """One message of an instance by its WhatsApp id."""
+        key = message_key(instance_id, message_id)
+        return await self._read(("messages",), lambda rm: rm.get(MESSAGES, key))
+
+    # ---- contacts ----------------------------------------------------------------------------
+
+    async def contacts(
+        self, instance_id: str, *, only_groups: bool = False, search: str | None = None, skip: int = 0, limit: int = 100
+    ) -> Page:
+        """A page of an instance's contacts by name then number, optionally groups only or matching a search."""
+        where: dict[str, Any] = {"instanceId": instance_id}
+        if only_groups:
+            where["isGroup"] = True
+        needle = search.strip() if search else ""
+        matching = Query(where=where, search=(CONTACT_SEARCH_FIELDS, needle) if needle else None)
+        page = Query(
+            where=matching.where,
+            search=matching.search,
+            order=(("name", False), ("number", False)),
+            skip=skip,
+            limit=limit,
+        )
+        return await self._read(("contacts",), lambda rm: Page(rm.find(CONTACTS, page), rm.count(CONTACTS, matching)))
+
+    async def contact(self, instance_id: str, jid: str) -> Doc | None:
+        """One contact of an instance by its JID."""
+        key = contact_key(instance_id, jid)
+        return await self._read(("contacts",), lambda rm: rm.get(CONTACTS, key))
+
+    # ---- instances and users -----------------------------------------------------------------
+
+    async def instances(self, user_id: str | None) -> list[Doc]:
+        """The instances of one user (every user's for None), oldest first."""
+        where = {} if user_id is None else {"userId": user_id}
+        query = Query(where=where, order=(("createdMs", False),))
+        return await self._read(("instances",), lambda rm: rm.find(INSTANCES, query))
+
+    async def users(self) -> list[Doc]:
+        """Every user, oldest first."""
+        query = Query(order=(("createdMs", False),))
+        return await self._read(("users",), lambda rm: rm.find(USERS, query))
+
+    async def active_users(self, since_day: str) -> int:
+        """How many users made API calls on `since_day` or later."""
+        query = Query(ranges={"lastActiveDay": (since_day, None)})
+        return await self._read(("users",), lambda rm: rm.count(USERS, query))
+
+    # ---- usage -------------------------------------------------------------------------------
+
+    async def usage(self, instance_id: str | None, since_day: str | None) -> list[Doc]:
+        """Daily usage rows of one instance (all instances for None) from `since_day` (all days for None)."""
+        where = {} if instance_id is None else {"instanceId": instance_id}
+        return await self._read(("stats",), lambda rm: usage_rows(rm, since_day=since_day, **where))
+
+    async def usage_per_instance(self, instance_ids: Sequence[str], since_day: str | None) -> dict[str, dict[str, int]]:
+        """Usage counters summed per instance from `since_day` (all for None), in one hop for all of them."""
+        ids = tuple(instance_ids)
+
+        def read(rm: ReadModelStore) -> dict[str, dict[str, int]]:
+            return {i: summed(usage_rows(rm, since_day=since_day, instanceId=i)) for i in ids}
+
+        return await self._read(("stats",), read)
+
+    async def total_usage(self) -> dict[str, int]:
+        """Usage counters summed over every instance and day."""
+        return await self._read(("stats",), lambda rm: summed(usage_rows(rm, since_day=None)))
+
+    async def instance_owner(self, instance_id: str) -> Doc | None:
+        """The stats owner row of an instance (owner, name, limit periods already notified).
+
+        No catch-up wait, as the limit check reads it right after `usage` waited for the same projection.
+        """
+        return await self._read((), lambda rm: rm.get(OWNERS, instance_id))
+
+    # ---- webhooks ----------------------------------------------------------------------------
+
+    async def deliveries(self, instance_id: str, *, status: str | None = None, skip: int = 0, limit: int = 50) -> Page:
+        """A page of an instance's webhook deliveries (optionally in one status), the latest queued first."""
+        where: dict[str, Any] = {"instanceId": instance_id}
+        if status:
+            where["status"] = status
+        page = Query(where=where, order=(("position", True),), skip=skip, limit=limit)
+        return await self._read(
+            ("outbox",), lambda rm: Page(rm.find(DELIVERIES, page), rm.count(DELIVERIES, Query(where=where)))
+        )
+
+    async def delivery(self, delivery_id: str) -> Doc | None:
+        """One webhook delivery as it stands (no catch-up wait: a retry answers with the row it retried)."""
+        return await self._read((), lambda rm: rm.get(DELIVERIES, delivery_id))

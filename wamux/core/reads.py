@@ -1,0 +1,27 @@
+"""What the instance actor reads back from the read models, through the queries (`SentLookup`, `UsageReader`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from wamux.core.queries import ReadQueries
+from wamux.projections.stats import summed
+
+
+class ActorReads:
+    """Earlier sends (idempotency after a restart) and recorded usage (limits), for every actor."""
+
+    def __init__(self, queries: ReadQueries) -> None:
+        self.queries = queries
+
+    async def sent_with_key(self, instance_id: str, key: str) -> tuple[str, int] | None:
+        doc = await self.queries.message_by_idempotency_key(instance_id, key)
+        return None if doc is None else (str(doc["messageId"]), int(doc["createdMs"]))
+
+    async def usage_since(self, instance_id: str, since_day: str | None) -> tuple[int, int]:
+        total = summed(await self.queries.usage(instance_id, since_day))
+        return total["messagesSent"], total["apiCalls"]
+
+    async def limit_notified(self, instance_id: str) -> Sequence[str]:
+        owner = await self.queries.instance_owner(instance_id)
+        return list((owner or {}).get("limitNotified", []))

@@ -1,0 +1,27 @@
+"""The application layer: what the routes (and the CLI) ask of the core, one use case per action.
+
+Routes parse the request, call a use case (a change) or a query (`wamux.core.queries`),
+and shape the answer — nothing else. A use case authorizes (`access.owned`), prepares what the
+actor needs (media, targets) and sends the actor one typed command (`wamux.core.commands`).
+Idempotency and limits are decided once, in the actor's turn; the limit rule itself is the pure
+`wamux.domain.limits`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wamux.core.usecases.contacts import ContactUseCases
+from wamux.core.usecases.instances import InstanceUseCases
+from wamux.core.usecases.messaging import MessagingUseCases
+from wamux.core.usecases.usage import UsageUseCases
+
+__all__ = ["ContactUseCases", "InstanceUseCases", "MessagingUseCases", "UsageUseCases", "UseCases"]
+
+
+@dataclass(frozen=True)
+class UseCases:
+    instances: InstanceUseCases
+    messaging: MessagingUseCases
+    contacts: ContactUseCases
+    usage: UsageUseCases

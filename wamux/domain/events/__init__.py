@@ -1,0 +1,108 @@
+"""Domain events: small frozen dataclasses, one per fact, named by their wire `type`.
+
+Every event belongs to one stream (a user or an instance). The store adds the envelope
+(stream id, version, timestamp, global position) when it records the event.
+
+One module per kind of fact, all re-exported here (`from wamux.domain.events import MessageSent`):
+
+    base         DomainEvent, the registry of wire names (EVENT_TYPES, register), RecordedEvent, secrets
+    users        a user's stream
+    instances    an instance's lifecycle and webhook settings
+    connection   the WhatsApp connection (QR, pairing, connected, logged out …)
+    messages     messages and chats — where new message events go
+    contacts     the address book
+    usage        API calls and limits
+    webhooks     webhook deliveries
+
+A stored event decodes by its wire name alone: never rename a `type` or a field of a recorded event.
+"""
+
+from wamux.domain.events.base import (
+    EVENT_TYPES,
+    REDACTED,
+    DomainEvent,
+    RecordedEvent,
+    map_secrets,
+    redact_secrets,
+    register,
+    type_names,
+)
+from wamux.domain.events.connection import (
+    CONNECTION_TYPES,
+    Connected,
+    Disconnected,
+    InstanceFailed,
+    LoggedOut,
+    PairingCodeRequested,
+    QrReceived,
+    ReconnectRequested,
+)
+from wamux.domain.events.contacts import ContactSaved, ContactsImported
+from wamux.domain.events.instances import (
+    INSTANCE_LIFECYCLE_TYPES,
+    InstanceCreated,
+    InstanceDeleted,
+    InstanceUpdated,
+    WebhookUpdated,
+)
+from wamux.domain.events.messages import (
+    MESSAGE_TYPES,
+    ChatRead,
+    MessageFailed,
+    MessageReceived,
+    MessageSent,
+    MessageStatusChanged,
+)
+from wamux.domain.events.usage import ApiCallsRecorded, LimitExceeded
+from wamux.domain.events.users import (
+    USER_EVENT_TYPES,
+    ApiKeyRotated,
+    UserActive,
+    UserCreated,
+    UserDeleted,
+    UserUpdated,
+)
+from wamux.domain.events.webhooks import WebhookDelivered, WebhookFailed, WebhookRetryRequested
+
+__all__ = [
+    "CONNECTION_TYPES",
+    "EVENT_TYPES",
+    "INSTANCE_LIFECYCLE_TYPES",
+    "MESSAGE_TYPES",
+    "REDACTED",
+    "USER_EVENT_TYPES",
+    "ApiCallsRecorded",
+    "ApiKeyRotated",
+    "ChatRead",
+    "Connected",
+    "ContactSaved",
+    "ContactsImported",
+    "Disconnected",
+    "DomainEvent",
+    "InstanceCreated",
+    "InstanceDeleted",
+    "InstanceFailed",
+    "InstanceUpdated",
+    "LimitExceeded",
+    "LoggedOut",
+    "MessageFailed",
+    "MessageReceived",
+    "MessageSent",
+    "MessageStatusChanged",
+    "PairingCodeRequested",
+    "QrReceived",
+    "ReconnectRequested",
+    "RecordedEvent",
+    "UserActive",
+    "UserCreated",
+    "UserDeleted",
+    "UserUpdated",
+    "WebhookDelivered",
+    "WebhookFailed",
+    "WebhookRetryRequested",
+    "WebhookUpdated",
+    "map_secrets",
+    "redact_secrets",
+    "register",
+    "type_names",
+]
