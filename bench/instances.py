@@ -27,9 +27,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from measure import Report, arguments, kb, mb, rss_bytes
+
+if TYPE_CHECKING:
+    from wamux.run.bootstrap import Core
 
 AIM_BYTES = 2**30  # 1,000 simulator instances under 1 GB RSS
 
@@ -42,9 +45,9 @@ def times(value: float, baseline: float, floor: float) -> str:
 # ---- children ------------------------------------------------------------------------------
 
 
-def _server_core(data_dir: Path, transport: str) -> Any:
+def _server_core(data_dir: Path, transport: str) -> Core:
     from wamux.core.instance_actor import ActorSettings
-    from wamux.run.bootstrap import Server
+    from wamux.run.bootstrap import build_core
     from wamux.run.config import Settings
 
     settings = Settings(
@@ -54,11 +57,10 @@ def _server_core(data_dir: Path, transport: str) -> Any:
         simulator_qr_interval_ms=600_000,
         jwt_secret="bench-secret-0123456789abcdef",
         dev_mode=True,  # a secret key kept in DATA_DIR
+        max_instances_per_user=1_000_000,  # every instance of the run belongs to one user
     )
     # A long back-off: a failed neonize dial is measured once, not retried during the run.
-    server = Server(settings, actor_settings=ActorSettings(backoff_initial_s=600, liveness_interval_s=600))
-    server.build_core()
-    return server
+    return build_core(settings, actor_settings=ActorSettings(backoff_initial_s=600, liveness_interval_s=600))
 
 
 def child_wamux(n: int, transport: str) -> dict[str, Any]:
@@ -70,16 +72,17 @@ def child_wamux(n: int, transport: str) -> dict[str, Any]:
 
     async def main() -> None:
         with tempfile.TemporaryDirectory(prefix="wamux-bench-") as tmp:
-            server = _server_core(Path(tmp), transport)
+            core = _server_core(Path(tmp), transport)
+            store, supervisor = core.storage.store, core.supervisor
             if transport == "neonize":
                 before = rss_bytes()
                 import neonize.client  # noqa: F401  - the 18 MB Go library, loaded once per process
 
                 result["library_bytes"] = rss_bytes() - before
             async with trio.open_nursery() as nursery:
-                await nursery.start(server.store.run_writer)
-                await nursery.start(server.read_models.run)
-                await nursery.start(server.supervisor.run)
+                await nursery.start(store.run_writer)
+                await nursery.start(core.storage.read_models.run)
+                await nursery.start(supervisor.run)
                 await trio.sleep(0.2)
                 gc.collect()
                 base = rss_bytes()
@@ -88,9 +91,9 @@ def child_wamux(n: int, transport: str) -> dict[str, Any]:
                 started = time.monotonic()
                 async with trio.open_nursery() as creators:
                     for i in range(n):
-                        creators.start_soon(server.supervisor.create, user, {"name": f"bench-{i}"})
+                        creators.start_soon(supervisor.create, user, {"name": f"bench-{i}"})
                 created = time.monotonic() - started
-                actors = list(server.supervisor.actors.values())
+                actors = list(supervisor.actors.values())
                 while not all(a.status in ready for a in actors):  # noqa: ASYNC110 - polling is the measurement
                     await trio.sleep(0.005)
                 result["seconds"] = time.monotonic() - started
@@ -100,9 +103,10 @@ def child_wamux(n: int, transport: str) -> dict[str, Any]:
                 result["rss_delta"] = rss_bytes() - base
                 result["rss_total"] = rss_bytes()
                 result["statuses"] = sorted({a.status for a in actors})
-                result["batches"] = server.store.batches
-                result["events"] = server.store.appended_events
+                result["batches"] = store.batches
+                result["events"] = store.appended_events
                 nursery.cancel_scope.cancel()
+            core.storage.backend.close()
 
     trio.run(main)
     return result

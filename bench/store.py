@@ -37,12 +37,14 @@ from measure import Report, arguments, ratio
 
 from wamux.adapters.eventlog.codec import stored_event_ts, to_stored
 from wamux.adapters.eventlog.recorder_store import RecorderEventStore
+from wamux.core.ports import Backend, BackendHandle
 from wamux.core.projection_runner import ProjectionRunner, ReadModels
 from wamux.domain.clock import SystemClock
 from wamux.domain.ids import new_id
 from wamux.domain.instances import Instance
 from wamux.projections.ports import ReadModelStore
 from wamux.run.bootstrap import all_projections
+from wamux.run.store_switch import close_backend
 
 
 class Sizes:
@@ -64,7 +66,8 @@ def rows_for(n: int, streams: int = 1) -> list[tuple[str, int, str, bytes, int]]
     out = []
     for i in range(n):
         s = to_stored(str(ids[i % streams]), i // streams + 1, message(str(ids[i % streams]), i), now + i)
-        out.append((s.originator_id.hex, s.originator_version, s.topic, s.state, stored_event_ts(s.state)))
+        originator = uuid.UUID(str(s.originator_id)).hex
+        out.append((originator, s.originator_version, s.topic, s.state, stored_event_ts(s.state)))
     return out
 
 
@@ -123,9 +126,19 @@ async def read_log(store: RecorderEventStore) -> tuple[float, int]:
     return n / (time.perf_counter() - t0), n
 
 
-async def rebuild(store: RecorderEventStore, rm: ReadModelStore, names: tuple[str, ...] | None) -> float:
+def backend_store(provider: str, recorder: Any, rm: ReadModelStore, url: str | None = None) -> RecorderEventStore:
+    """An event store whose backend also holds the read models, as a server opens one."""
+    backend = Backend(provider, recorder, rm, url, close=lambda: close_backend(recorder, rm))
+    return RecorderEventStore(BackendHandle(backend), SystemClock())
+
+
+async def rebuild(store: RecorderEventStore, names: tuple[str, ...] | None) -> float:
     limiter = trio.CapacityLimiter(8)
-    runners = [ProjectionRunner(p, store, rm, limiter) for p in all_projections() if names is None or p.name in names]
+    runners = [
+        ProjectionRunner(p, store, store.backend, limiter)
+        for p in all_projections()
+        if names is None or p.name in names
+    ]
     for r in runners:
         await r.prepare()
     t0 = time.perf_counter()
@@ -134,13 +147,11 @@ async def rebuild(store: RecorderEventStore, rm: ReadModelStore, names: tuple[st
     return store.head() / (time.perf_counter() - t0)
 
 
-async def appends_with_projections(
-    store: RecorderEventStore, rm: ReadModelStore, n: int
-) -> tuple[float, dict[str, float]]:
+async def appends_with_projections(store: RecorderEventStore, n: int) -> tuple[float, dict[str, float]]:
     """Sequential single appends while every projection of a server follows the log; also counts log reads."""
-    limiter = store.limiter
-    runners = [ProjectionRunner(p, store, rm, limiter) for p in all_projections()]
-    models = ReadModels(runners, store, rm)
+    limiter, rm = store.limiter, store.backend.read_models
+    runners = [ProjectionRunner(p, store, store.backend, limiter) for p in all_projections()]
+    models = ReadModels(runners, store, store.backend)
     calls = {"log reads": 0.0, "read-model transactions": 0.0}
     real_read, real_apply = store.read_all, rm.apply
 
@@ -350,28 +361,31 @@ async def bench_backend(
     report: Report,
     name: str,
     sizes: tuple[int, int, int],
-    open_store: Callable[[str], tuple[RecorderEventStore, ReadModelStore]],
+    open_store: Callable[[str], RecorderEventStore],
     raw: dict[str, Callable[[], float]],
     raw_names: dict[str, str],
 ) -> None:
     """Every row of one backend; `raw[...]` run after the wamux side (the read/rebuild ones need its log)."""
     single, group, log = sizes
 
-    async def run(tag: str, body: Callable[[RecorderEventStore, ReadModelStore], Any]) -> Any:
-        store, rm = open_store(tag)
-        return await with_writer(store, lambda: body(store, rm))
+    async def run(tag: str, body: Callable[[RecorderEventStore], Any]) -> Any:
+        store = open_store(tag)
+        try:
+            return await with_writer(store, lambda: body(store))
+        finally:
+            store.backend.close()
 
-    rate_single = await run("single", lambda s, rm: single_appends(s, single))
+    rate_single = await run("single", lambda s: single_appends(s, single))
     raw_single = raw["single"]()
     report.add(
         name, "append 1 event, sequential", rate_single, raw_names["single"], raw_single, ratio(rate_single, raw_single)
     )
-    rate_group, per_commit = await run("group", lambda s, rm: concurrent_appends(s, group, 200))
+    rate_group, per_commit = await run("group", lambda s: concurrent_appends(s, group, 200))
     raw_many = raw["many"]()
     report.add(
         name, "append 1 event, 200 appenders", rate_group, raw_names["many"], raw_many, ratio(rate_group, raw_many)
     )
-    rate_proj, calls = await run("proj", lambda s, rm: appends_with_projections(s, rm, single))
+    rate_proj, calls = await run("proj", lambda s: appends_with_projections(s, single))
     report.add(
         name,
         "append 1 event, sequential, + projections",
@@ -381,11 +395,11 @@ async def bench_backend(
         ratio(rate_proj, rate_single),
     )
 
-    async def filled(store: RecorderEventStore, rm: ReadModelStore) -> tuple[float, int, float, float]:
+    async def filled(store: RecorderEventStore) -> tuple[float, int, float, float]:
         await fill(store, instances=10, events=log)
         read_rate, n = await read_log(store)
-        messages = await rebuild(store, rm, ("messages",))
-        every = await rebuild(store, rm, None)
+        messages = await rebuild(store, ("messages",))
+        every = await rebuild(store, None)
         return read_rate, n, messages, every
 
     read_rate, n, messages_rate, all_rate = await run("log", filled)
@@ -415,11 +429,9 @@ async def bench_sqlite(report: Report, sizes: Sizes, tmp: Path) -> None:
     from wamux.adapters.eventlog.sqlite import open_sqlite_recorder
     from wamux.adapters.readmodels.sqlite import SQLiteReadModelStore
 
-    def open_store(tag: str) -> tuple[RecorderEventStore, ReadModelStore]:
+    def open_store(tag: str) -> RecorderEventStore:
         recorder = open_sqlite_recorder(str(tmp / f"{tag}.db"))
-        return RecorderEventStore(recorder, SystemClock(), provider="sqlite"), SQLiteReadModelStore(
-            str(tmp / f"{tag}.rm.db")
-        )
+        return backend_store("sqlite", recorder, SQLiteReadModelStore(str(tmp / f"{tag}.rm.db")))
 
     def single() -> float:
         return sqlite_one_commit_per_row(sqlite_raw_db(tmp / "raw1.db"), rows_for(sizes.single))
@@ -470,12 +482,10 @@ async def bench_mongo(report: Report, sizes: Sizes, tmp: Path) -> None:
         raw_client: MongoClient[dict[str, Any]] = MongoClient(server.url_for("raw"), uuidRepresentation="standard")
         raw_db = raw_client["raw"]
 
-        def open_store(tag: str) -> tuple[RecorderEventStore, ReadModelStore]:
-            recorder = open_mongo_recorder(server.url_for(f"bench_{tag}"))
-            return (
-                RecorderEventStore(recorder, SystemClock(), provider="mongodb"),
-                MongoReadModelStore(server.url_for(f"bench_{tag}_rm")),
-            )
+        def open_store(tag: str) -> RecorderEventStore:
+            url = server.url_for(f"bench_{tag}")
+            recorder = open_mongo_recorder(url)
+            return backend_store("mongodb", recorder, MongoReadModelStore(server.url_for(f"bench_{tag}_rm")), url)
 
         def insert_one_each() -> float:
             coll = mongo_raw_collection(raw_db, "one")
@@ -519,9 +529,8 @@ async def bench_switch(report: Report, sizes: Sizes, tmp: Path, mongod: Any) -> 
 
     Baseline: the raw driver copying the same rows (SQLite read + pymongo insert_many), no read models.
     """
-    from wamux.run.bootstrap import Server, open_backend
+    from wamux.run.bootstrap import build_core
     from wamux.run.config import load_settings
-    from wamux.run.store_switch import StoreSwitcher
 
     data = tmp / "switch"
     settings = load_settings(
@@ -533,21 +542,19 @@ async def bench_switch(report: Report, sizes: Sizes, tmp: Path, mongod: Any) -> 
         },
         env_file=None,
     )
-    server = Server(settings)
-    server.build_core()
-    store, read_models = server.store, server.read_models
-    assert store is not None and read_models is not None
+    core = build_core(settings)
+    store, read_models, switcher = core.storage.store, core.storage.read_models, core.switcher
     async with trio.open_nursery() as nursery:
         await nursery.start(store.run_writer)
         await fill(store, instances=20, events=sizes.switch, per_append=500)
         for runner in read_models.runners.values():
             await runner.prepare()
         await read_models.follow()
-        switcher = StoreSwitcher(server.settings, store, read_models, open_backend, limiter=server.limiter)
         started = time.perf_counter()
         result = await switcher.switch("mongodb", mongod.url_for("bench_switch"))
         took = time.perf_counter() - started
         nursery.cancel_scope.cancel()
+    core.storage.backend.close()
     events = int(result["events"])
 
     def raw_copy() -> float:

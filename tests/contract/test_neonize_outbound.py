@@ -332,11 +332,6 @@ async def test_revoking_our_own_and_as_admin_someone_elses(tmp_path: Path) -> No
 
 def _as_received(message: object) -> object:
     """`message` as a MessageEv another device of our account gets for our 1:1 chat with Alice."""
-    from neonize.events import MessageEv
-    from neonize.proto.Neonize_pb2 import MessageInfo, MessageSource
-
-    from tests.contract.test_neonize_session import jid
-
     source = MessageSource(Chat=jid(ALICE), Sender=jid(OWN, device=5), IsFromMe=True)
     return MessageEv(Info=MessageInfo(ID="3EB0X", Timestamp=1_700_000_000, MessageSource=source), Message=message)
 

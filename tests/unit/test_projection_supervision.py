@@ -15,6 +15,7 @@ import trio
 from wamux.adapters.eventlog.recorder_store import RecorderEventStore
 from wamux.adapters.eventlog.sqlite import open_sqlite_recorder
 from wamux.adapters.readmodels.sqlite import SQLiteReadModelStore
+from wamux.core.ports import Backend, BackendHandle
 from wamux.core.projection_runner import ProjectionRunner, ReadModels
 from wamux.core.supervision import Backoff
 from wamux.domain.clock import FixedClock
@@ -64,9 +65,10 @@ async def test_a_failing_projection_stalls_alone_retries_and_skips_nothing(
     store, rm = parts
     healthy, flaky = Recording("healthy"), Recording("flaky", broken=True)
     limiter = trio.CapacityLimiter(4)
-    runners = [ProjectionRunner(p, store, rm, limiter) for p in (healthy, flaky)]
+    backend = BackendHandle(Backend("sqlite", store.recorder, rm))
+    runners = [ProjectionRunner(p, store, backend, limiter) for p in (healthy, flaky)]
     runners[1].backoff = Backoff(initial_s=0.02, max_s=0.1)
-    read_models = ReadModels(runners, store, rm)
+    read_models = ReadModels(runners, store, backend)
     sid = new_id()
     async with trio.open_nursery() as nursery:
         await nursery.start(read_models.run)

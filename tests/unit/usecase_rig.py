@@ -134,15 +134,23 @@ async def reach(actor: InstanceActor, *statuses: str) -> None:
 async def open_core(max_instances_per_user: int | None = None) -> AsyncIterator[Core]:
     clock = ShiftClock()
     store = MemoryEventStore(clock)
-    users = UserDirectory(store, bcrypt_rounds=4, clock=clock)
-
-    async def user(name: str, role: str = "user") -> User:
-        created, _key = await users.create(
-            email=f"{name}@example.com", password="a long enough secret", first_name=name, last_name="Test", role=role
+    users = UserDirectory(store, clock=clock)
+    ids = {}
+    for n, (name, role) in enumerate((("admin", "admin"), ("alice", "user"), ("bob", "user")), start=1):
+        ids[name] = f"00000000-0000-0000-0000-00000000000{n}"
+        # Recorded as a registration records them, without hashing a password in a worker thread.
+        creation = User.create(
+            ids[name],
+            email=f"{name}@example.com",
+            password_hash="not a bcrypt hash",
+            api_key_hash=f"key-of-{name}",
+            first_name=name,
+            last_name="Test",
+            role=role,
         )
-        return created
-
-    admin, alice, bob = await user("admin", "admin"), await user("alice"), await user("bob")
+        await store.append(ids[name], creation, 0)
+    await users.load()
+    admin, alice, bob = (users.require(ids[name]) for name in ("admin", "alice", "bob"))
     async with trio.open_nursery() as nursery:
         core = Core(nursery, clock, store, users, admin, alice, bob)
         await core.start(max_instances_per_user)

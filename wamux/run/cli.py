@@ -6,7 +6,7 @@
     wamux user list|add|reset-password   manage users
     wamux instance list                  list instances
     wamux events export --instance ID    an instance's events as JSON lines
-    wamux db status                      the event store in force (passwords masked)
+    wamux db status|switch               the event store in force (passwords masked); move to the other
     wamux doctor                         check configuration, store, neonize, disk, mongod, ffmpeg, Pillow
 
 Settings come from the environment and `.env`, as for `serve`. `serve` holds DATA_DIR/wamux.lock

@@ -123,6 +123,8 @@ def _media(body: dict[str, Any], kind: str) -> tuple[str, MediaPayload | None]:
         data = base64.b64decode(raw["data"], validate=True)
     except (binascii.Error, ValueError):
         raise _invalid("media.data", "media.data is not valid base64") from None
+    if not isinstance(raw.get("sticker", False), bool):
+        raise _invalid("media.sticker", "media.sticker must be true or false")
     claimed = text_field(raw, "mimeType", required=False, max_len=100)
     file_name = text_field(raw, "fileName", required=False, max_len=200)
     mime = claimed or DEFAULT_MIME.get(kind, "application/octet-stream")

@@ -67,9 +67,8 @@ def cmd_db_switch(args: argparse.Namespace) -> int:
                 async def follow() -> None:
                     while True:
                         p = switcher.progress
-                        progress.update(
-                            task, completed=p.copied, total=max(p.total, 1), description=f"switch to {args.to}: {p.state}"
-                        )
+                        described = f"switch to {args.to}: {p.state}"
+                        progress.update(task, completed=p.copied, total=max(p.total, 1), description=described)
                         await trio.sleep(0.1)
 
                 async def show(nursery: trio.Nursery) -> None:
