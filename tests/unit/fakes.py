@@ -2,8 +2,8 @@
 
 Fakes, not mocks: the event store keeps streams and a global position and refuses a stale expected
 version as the real one does; the WhatsApp session connects, shows a QR code, links, drops and
-sends like the simulator, and records every call; the readers answer from the store's events (as
-the read models would) plus whatever a test sets.
+sends like the simulator, and records every call; the media converter marks what it converted.
+The readers (what the actor and the use cases read back) are in `tests.unit.fake_reads`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import PosixPath
 from typing import Any
 
 import trio
@@ -31,26 +31,8 @@ from wamux.core.ports import (
     TransportEvent,
 )
 from wamux.domain.clock import Clock
-from wamux.domain.errors import ConcurrencyConflict, UrlNotAllowed
-from wamux.domain.events import ApiCallsRecorded, DomainEvent, LimitExceeded, MessageSent, RecordedEvent
-from wamux.domain.periods import day_of
-
-EPOCH_MS = 1_768_471_200_000  # 2026-01-15T10:00:00Z
-
-
-class ShiftClock:
-    """The domain clock on trio's (virtual) time, plus a shift a test can add (`advance`) without waiting."""
-
-    def __init__(self, epoch_ms: int = EPOCH_MS) -> None:
-        self.epoch_ms = epoch_ms
-        self.shift_ms = 0
-
-    def now_ms(self) -> int:
-        return self.epoch_ms + self.shift_ms + int(trio.current_time() * 1000)
-
-    def advance(self, ms: int) -> None:
-        self.shift_ms += ms
-
+from wamux.domain.errors import ConcurrencyConflict, ConversionFailed, ConversionUnavailable, UrlNotAllowed
+from wamux.domain.events import DomainEvent, RecordedEvent
 
 # ---- the event store ---------------------------------------------------------------------------
 
@@ -63,6 +45,16 @@ class MemoryEventStore:
         self.log: list[RecordedEvent] = []
         self.streams: dict[str, list[RecordedEvent]] = {}
         self._changed = trio.Event()
+        self.held: trio.Event | None = None  # set by `hold`: appends wait until `release`
+
+    def hold(self) -> None:
+        """Make appends wait (a slow disk), so a test can queue work behind a write in progress."""
+        self.held = trio.Event()
+
+    def release(self) -> None:
+        if self.held is not None:
+            self.held.set()
+            self.held = None
 
     @property
     def provider(self) -> str:
@@ -73,6 +65,8 @@ class MemoryEventStore:
 
     async def append(self, stream_id: str, events: Sequence[DomainEvent], expected_version: int) -> list[RecordedEvent]:
         await trio.lowlevel.checkpoint()  # a real store yields here: let other tasks interleave
+        if self.held is not None:
+            await self.held.wait()
         stream = self.streams.setdefault(stream_id, [])
         if len(stream) != expected_version:
             raise ConcurrencyConflict(f"stream {stream_id} is at version {len(stream)}, not {expected_version}")
@@ -160,6 +154,7 @@ class FakeSession:
         self.linked_jid: str | None = None
         self.contact_list: list[RemoteContact] = []
         self.pairing_code = "ABCD-EFGH"
+        self.directory: dict[str, NumberCheck] = {}  # what check_numbers answers (unknown phones: no WhatsApp)
         self.emit: Emit | None = None
         self._failures: dict[str, list[BaseException]] = {}
         self._hanging: set[str] = set()
@@ -179,6 +174,11 @@ class FakeSession:
 
     def called(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
+
+    async def _sent(self, method: str, *args: Any) -> str:
+        """A call that WhatsApp answers with the id of the message it sent."""
+        await self._call(method, *args)
+        return f"MSG-{next(self._ids)}"
 
     async def _call(self, method: str, *args: Any) -> None:
         self.calls.append(Call(method, args))
@@ -225,8 +225,7 @@ class FakeSession:
             self.emit = None
 
     async def send(self, message: OutgoingMessage) -> str:
-        await self._call("send", message)
-        return f"MSG-{next(self._ids)}"
+        return await self._sent("send", message)
 
     async def pair_phone(self, phone: str) -> str:
         await self._call("pair_phone", phone)
@@ -237,16 +236,13 @@ class FakeSession:
         return list(self.contact_list)
 
     async def react(self, target: MessageRef, emoji: str) -> str:
-        await self._call("react", target, emoji)
-        return f"MSG-{next(self._ids)}"
+        return await self._sent("react", target, emoji)
 
     async def edit(self, target: MessageRef, text: str) -> str:
-        await self._call("edit", target, text)
-        return f"MSG-{next(self._ids)}"
+        return await self._sent("edit", target, text)
 
     async def revoke(self, target: MessageRef) -> str:
-        await self._call("revoke", target)
-        return f"MSG-{next(self._ids)}"
+        return await self._sent("revoke", target)
 
     async def mark_read(self, chat_jid: str, sender_jid: str, message_ids: Sequence[str]) -> None:
         await self._call("mark_read", chat_jid, sender_jid, tuple(message_ids))
@@ -259,7 +255,7 @@ class FakeSession:
 
     async def check_numbers(self, phones: Sequence[str]) -> list[NumberCheck]:
         await self._call("check_numbers", tuple(phones))
-        return [NumberCheck(phone=p, exists=False) for p in phones]
+        return [self.directory.get(p, NumberCheck(phone=p, exists=False)) for p in phones]
 
     async def logout(self) -> None:
         await self._call("logout")
@@ -292,6 +288,15 @@ class FakeTransport:
 # ---- media and outbound ------------------------------------------------------------------------
 
 
+class StoredPath(PosixPath):
+    """The name of an in-memory media entry; reading it gives the entry's bytes (there is no file on disk)."""
+
+    data: bytes
+
+    def read_bytes(self) -> bytes:
+        return self.data
+
+
 class MemoryMediaFiles:
     """`MediaFiles` in memory: `files` maps each saved path to (bytes, MIME type, file name)."""
 
@@ -303,9 +308,13 @@ class MemoryMediaFiles:
         self.files[rel] = (data, mime_type, file_name)
         return rel
 
-    def open_path(self, rel: str) -> Path | None:
-        """A name for a saved entry (there is no file on disk: read `files`), None for an unknown one."""
-        return Path(rel) if rel in self.files else None
+    def open_path(self, rel: str) -> StoredPath | None:
+        """A readable name for a saved entry, None for an unknown one."""
+        if rel not in self.files:
+            return None
+        path = StoredPath(rel)
+        path.data = self.files[rel][0]
+        return path
 
 
 @dataclass(frozen=True)
@@ -329,22 +338,6 @@ class FakeMediaFetch:
         await trio.lowlevel.checkpoint()
         page = self.pages[url]
         return Fetched(page.data, page.mime_type, file_name or page.file_name)
-
-
-MAGIC = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG", "image/png"),
-    (b"ID3", "audio/mpeg"),
-    (b"OggS", "audio/ogg"),
-    (b"%PDF", "application/pdf"),
-)
-
-
-def sniff(data: bytes) -> str:
-    """A MIME type by the first bytes, as libmagic would answer for these few kinds."""
-    if data[4:8] == b"ftyp":
-        return "video/mp4"
-    return next((mime for magic, mime in MAGIC if data.startswith(magic)), "application/octet-stream")
 
 
 @dataclass(frozen=True)
@@ -372,58 +365,43 @@ class FakeOutboundCheck:
             raise UrlNotAllowed(f"{field_name} leads to a private address", details={field_name: "not_allowed"})
 
 
-# ---- what the actor reads back ---------------------------------------------------------------
+class FakeMediaConverter:
+    """A `MediaConverter` that marks what it converted (`voice_of`, `sticker_of`) and records every call.
 
-
-class FakeSentLookup:
-    """A `SentLookup` answering from `answers` ((instance, key) -> (message id, sent at ms)), then the store.
-
-    With a store it finds a `message_sent` by its key as the messages read model does, so a new
-    actor (after a restart) finds what an earlier one sent.
+    `ffmpeg = False` makes voice notes `ConversionUnavailable` (a server without ffmpeg);
+    `broken = True` makes every conversion `ConversionFailed` (input the tools cannot read).
     """
 
-    def __init__(self, store: MemoryEventStore | None = None) -> None:
-        self.store = store
-        self.answers: dict[tuple[str, str], tuple[str, int]] = {}
-        self.asked: list[tuple[str, str]] = []
+    VOICE_MIME = "audio/ogg; codecs=opus"
 
-    async def sent_with_key(self, instance_id: str, key: str) -> tuple[str, int] | None:
-        self.asked.append((instance_id, key))
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, bytes, str | None]] = []
+        self.ffmpeg = True
+        self.broken = False
+
+    @staticmethod
+    def voice_of(data: bytes) -> bytes:
+        return b"OggS-opus:" + data
+
+    @staticmethod
+    def sticker_of(data: bytes) -> bytes:
+        return b"RIFF\x00\x00\x00\x00WEBP:" + data
+
+    def voice_available(self) -> bool:
+        return self.ffmpeg
+
+    async def voice_note(self, data: bytes, mime_type: str | None) -> tuple[bytes, str]:
+        self.calls.append(("voice_note", data, mime_type))
         await trio.lowlevel.checkpoint()
-        if (instance_id, key) in self.answers:
-            return self.answers[instance_id, key]
-        for r in reversed(self.store.streams.get(instance_id, []) if self.store else []):
-            if isinstance(r.event, MessageSent) and r.event.idempotency_key == key:
-                return r.event.message_id, r.timestamp_ms
-        return None
+        if not self.ffmpeg:
+            raise ConversionUnavailable("a voice note needs ffmpeg to convert it to Ogg/Opus")
+        if self.broken:
+            raise ConversionFailed("the audio could not be converted", details={"file": "not audio"})
+        return self.voice_of(data), self.VOICE_MIME
 
-
-@dataclass
-class FakeUsageReader:
-    """A `UsageReader` counting the store's events (as the stats read model does) plus settable answers.
-
-    `extra[instance]` is added to the counted (messages sent, API calls); `notified[instance]` lists
-    periods announced besides the store's `limit_exceeded` events.
-    """
-
-    store: MemoryEventStore | None = None
-    extra: dict[str, tuple[int, int]] = field(default_factory=dict)
-    notified: dict[str, list[str]] = field(default_factory=dict)
-    asked: list[tuple[str, str | None]] = field(default_factory=list)
-
-    def _records(self, instance_id: str) -> list[RecordedEvent]:
-        return self.store.streams.get(instance_id, []) if self.store else []
-
-    async def usage_since(self, instance_id: str, since_day: str | None) -> tuple[int, int]:
-        self.asked.append((instance_id, since_day))
+    async def sticker(self, data: bytes) -> bytes:
+        self.calls.append(("sticker", data, None))
         await trio.lowlevel.checkpoint()
-        counted = [r for r in self._records(instance_id) if since_day is None or day_of(r.timestamp_ms) >= since_day]
-        sent = sum(1 for r in counted if isinstance(r.event, MessageSent))
-        calls = sum(r.event.count for r in counted if isinstance(r.event, ApiCallsRecorded))
-        extra_sent, extra_calls = self.extra.get(instance_id, (0, 0))
-        return sent + extra_sent, calls + extra_calls
-
-    async def limit_notified(self, instance_id: str) -> Sequence[str]:
-        await trio.lowlevel.checkpoint()
-        stored = [r.event.period_key for r in self._records(instance_id) if isinstance(r.event, LimitExceeded)]
-        return [*self.notified.get(instance_id, []), *stored]
+        if self.broken:
+            raise ConversionFailed("the image could not be converted", details={"file": "not an image"})
+        return self.sticker_of(data)

@@ -11,6 +11,7 @@ from trio.testing import MockClock
 
 from tests.unit.fakes import Fetched
 from tests.unit.usecase_rig import PEER, Core, open_core
+from wamux.core.ports import ContactCard, Location, Poll
 from wamux.domain.errors import NotFound
 from wamux.domain.users import User
 
@@ -22,6 +23,24 @@ async def owned(core: Core, caller: User, iid: str) -> Any:
     return core.uc.instances.owned(caller, iid)
 
 
+def on_message(act: Callable[[Core, User, str], Awaitable[Any]]) -> UseCase:
+    """A use case on message "M-1" of the instance: our own text, just sent (known to history only)."""
+
+    def run(core: Core, caller: User, iid: str) -> Awaitable[Any]:
+        core.history.answers[iid, "M-1"] = {
+            "messageId": "M-1",
+            "remoteJid": PEER,
+            "sender": None,
+            "fromMe": True,
+            "messageType": "text",
+            "content": "hi",
+            "createdMs": core.clock.now_ms(),
+        }
+        return act(core, caller, iid)
+
+    return run
+
+
 USE_CASES: dict[str, UseCase] = {
     "instances.owned": owned,
     "instances.update": lambda core, caller, iid: core.uc.instances.update(caller, iid, {"name": "Taken"}),
@@ -29,14 +48,29 @@ USE_CASES: dict[str, UseCase] = {
     "instances.reconnect": lambda core, caller, iid: core.uc.instances.reconnect(caller, iid),
     "instances.logout": lambda core, caller, iid: core.uc.instances.logout(caller, iid),
     "instances.pair": lambda core, caller, iid: core.uc.instances.pair(caller, iid, "79001234567"),
-    "messaging.send_text": lambda core, caller, iid: core.uc.messaging.send_text(caller, iid, PEER, "hi", key=None),
+    "messaging.send_text": lambda core, caller, iid: core.uc.messaging.send_text(caller, iid, PEER, "hi"),
     "messaging.send_url": lambda core, caller, iid: core.uc.messaging.send_url(
-        caller, iid, PEER, URL, caption=None, file_name=None, key=None
+        caller, iid, PEER, URL, caption=None, file_name=None
     ),
     "messaging.send_upload": lambda core, caller, iid: core.uc.messaging.send_upload(
-        caller, iid, PEER, b"%PDF-1.7", caption=None, file_name="a.pdf", key=None
+        caller, iid, PEER, b"%PDF-1.7", caption=None, file_name="a.pdf"
     ),
-    "messaging.mark_read": lambda core, caller, iid: core.uc.messaging.mark_read(caller, iid, PEER),
+    "messaging.send_location": lambda core, caller, iid: core.uc.messaging.send_location(
+        caller, iid, PEER, Location(55.75, 37.62)
+    ),
+    "messaging.send_contacts": lambda core, caller, iid: core.uc.messaging.send_contacts(
+        caller, iid, PEER, [ContactCard("Bob", "79007654321")]
+    ),
+    "messaging.send_poll": lambda core, caller, iid: core.uc.messaging.send_poll(
+        caller, iid, PEER, Poll("Lunch?", ("Pizza", "Sushi"))
+    ),
+    "messaging.forward": on_message(lambda core, caller, iid: core.uc.messaging.forward(caller, iid, "M-1", PEER)),
+    "chats.mark_read": lambda core, caller, iid: core.uc.chats.mark_read(caller, iid, PEER),
+    "chats.react": on_message(lambda core, caller, iid: core.uc.chats.react(caller, iid, "M-1", "👍")),
+    "chats.edit": on_message(lambda core, caller, iid: core.uc.chats.edit(caller, iid, "M-1", "hello")),
+    "chats.revoke": on_message(lambda core, caller, iid: core.uc.chats.revoke(caller, iid, "M-1")),
+    "chats.set_presence": lambda core, caller, iid: core.uc.chats.set_presence(caller, iid, "typing", PEER),
+    "chats.check": lambda core, caller, iid: core.uc.chats.check(caller, iid, ["79007654321"]),
     "contacts.live": lambda core, caller, iid: core.uc.contacts.live(caller, iid),
     "contacts.add": lambda core, caller, iid: core.uc.contacts.add(caller, iid, PEER, "Bob"),
     "contacts.save": lambda core, caller, iid: core.uc.contacts.save(caller, iid, PEER, name="Bob"),
@@ -61,6 +95,7 @@ async def test_another_users_instance_is_not_found(core: Core, autojump_clock: M
     session = core.session(actor)
     assert [c.method for c in session.calls if c.method not in ("connect", "ping")] == []
     assert core.fetcher.calls == [] and core.media.files == {}
+    assert core.history.asked == []  # authorized before history is read
     assert core.supervisor.get(actor.id).running
 
 
@@ -82,7 +117,7 @@ async def test_an_admin_acts_on_every_instance(core: Core, autojump_clock: MockC
 
 async def test_the_owner_acts_on_its_own_instance(core: Core, autojump_clock: MockClock) -> None:
     actor = await core.connected(core.alice)
-    for name in ("instances.update", "messaging.send_text", "contacts.add", "messaging.mark_read"):
+    for name in ("instances.update", "messaging.send_text", "contacts.add", "chats.mark_read"):
         await USE_CASES[name](core, core.alice, actor.id)
     assert core.types(actor)[-4:] == ["updated", "message_sent", "contact_saved", "chat_read"]
 

@@ -9,11 +9,12 @@ import trio
 import trio.testing
 from trio.testing import MockClock
 
-from tests.unit.usecase_rig import JID, Core, open_core, reach
+from tests.unit.usecase_rig import JID, PEER, Core, open_core, reach
 from wamux.core.ports import TransportError
 from wamux.domain.errors import (
     ConcurrencyConflict,
     Conflict,
+    DomainError,
     InstanceQuotaExceeded,
     NotFound,
     TransportFailed,
@@ -115,6 +116,29 @@ async def test_delete_stops_the_actor_and_the_instance_is_gone(core: Core, autoj
     assert core.session(actor).called("close")
     await core.restart()
     assert core.supervisor.actors == {}  # a deleted instance is not started again
+
+
+async def test_a_command_queued_behind_a_delete_is_answered(core: Core, autojump_clock: MockClock) -> None:
+    actor = await core.connected(core.alice)
+    answers: list[str] = []
+
+    async def mark_read() -> None:
+        try:
+            await core.uc.chats.mark_read(core.alice, actor.id, PEER)
+            answers.append("done")
+        except DomainError as exc:
+            answers.append(exc.code)
+
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            core.store.hold()  # the deletion is being written ...
+            nursery.start_soon(core.uc.instances.delete, core.alice, actor.id)
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.start_soon(mark_read)  # ... when a read mark for the same instance comes in
+            await trio.testing.wait_all_tasks_blocked()
+            core.store.release()
+    assert answers in (["not_found"], ["unavailable"])
+    assert core.types(actor)[-1] == "deleted"
 
 
 async def test_reconnect_appends_its_event_and_connects_again(core: Core, autojump_clock: MockClock) -> None:

@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import trio
 from trio.testing import MockClock
 
 from tests.unit.usecase_rig import PEER, Core, open_core
 from wamux.core.instance_actor import InstanceActor
+from wamux.core.usecases.messaging import SendOptions
 from wamux.domain.errors import LimitExceeded
 from wamux.domain.events import ApiCallsRecorded, MessageSent, UserActive
 from wamux.domain.events import LimitExceeded as LimitExceededEvent
@@ -25,7 +27,7 @@ async def core() -> AsyncIterator[Core]:
 
 
 async def send(core: Core, actor: InstanceActor, key: str | None = None, caller: Any = None) -> str:
-    outcome = await core.uc.messaging.send_text(caller or core.alice, actor.id, PEER, "hi", key=key)
+    outcome = await core.uc.messaging.send_text(caller or core.alice, actor.id, PEER, "hi", SendOptions(key=key))
     return outcome.message_id
 
 
@@ -107,6 +109,10 @@ async def test_admins_are_never_limited(core: Core, autojump_clock: MockClock) -
     assert len(core.store.events(actor.id, MessageSent)) == 3
     assert core.store.events(actor.id, LimitExceededEvent) == []
     await refused(core, actor)  # its owner is
+    own = await core.connected(core.admin, limits={"maxApiCalls": 0})
+    core.uc.usage.count(own.id, core.admin)
+    await core.uc.usage.check_calls(core.admin, own.id)  # not even on an instance of their own
+    await send(core, own, caller=core.admin)
 
 
 async def test_a_replayed_send_is_not_refused_by_the_limit(core: Core, autojump_clock: MockClock) -> None:
@@ -189,3 +195,19 @@ async def test_flushed_calls_keep_counting_against_the_limit(core: Core, autojum
     assert core.meter.pending_calls(actor.id) == 0
     with pytest.raises(LimitExceeded):
         await core.uc.usage.check_calls(core.alice, actor.id)
+
+
+async def test_flush_skips_an_instance_the_supervisor_gave_up_on(core: Core, autojump_clock: MockClock) -> None:
+    failed = await core.connected(core.alice)
+    live = await core.instance(core.bob)
+    session = core.session(failed)
+    session.fail("connect", RuntimeError("a bug in the transport"), times=2)  # crashes the actor twice
+    session.drop()
+    with trio.fail_after(600):
+        while "failed" not in core.types(failed):
+            await trio.sleep(1)
+    core.uc.usage.count(failed.id, core.alice)
+    core.uc.usage.count(live.id, core.bob)
+    assert await core.uc.usage.flush() == 1
+    assert core.store.events(failed.id, ApiCallsRecorded) == []
+    assert core.store.events(live.id, ApiCallsRecorded) == [ApiCallsRecorded(instance_id=live.id, count=1)]

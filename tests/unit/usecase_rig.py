@@ -14,30 +14,68 @@ from typing import Any
 
 import trio
 
+from tests.unit.fake_reads import FakeHistory, FakeSentLookup, FakeUsageReader
 from tests.unit.fakes import (
+    FakeMediaConverter,
     FakeMediaFetch,
     FakeOutboundCheck,
-    FakeSentLookup,
     FakeSession,
     FakeTransport,
-    FakeUsageReader,
     MemoryEventStore,
     MemoryMediaFiles,
-    ShiftClock,
-    sniff,
 )
 from wamux.core.instance_actor import ActorDeps, ActorSettings, InstanceActor
+from wamux.core.ports import IncomingMessage, MediaPayload
 from wamux.core.supervisor import RestartPolicy, Supervisor
 from wamux.core.usage import LimitGate, UsageMeter
-from wamux.core.usecases import ContactUseCases, InstanceUseCases, MessagingUseCases, UsageUseCases, UseCases
+from wamux.core.usecases import (
+    ChatActionUseCases,
+    ContactUseCases,
+    InstanceUseCases,
+    MessagingUseCases,
+    UsageUseCases,
+    UseCases,
+)
 from wamux.core.user_directory import UserDirectory
 from wamux.domain.users import User
 
 PHONE = "79001234567"
 JID = f"{PHONE}@s.whatsapp.net"
 PEER = "79007654321@s.whatsapp.net"
+GROUP = "120363025246125486@g.us"
 WAIT_S = 600.0  # virtual seconds: a wait that fails still ends at once on the autojump clock
+EPOCH_MS = 1_768_471_200_000  # 2026-01-15T10:00:00Z
 POLICY = RestartPolicy(max_restarts=2, window_s=60.0, backoff_initial_s=0.5, backoff_max_s=1.0)
+
+
+class ShiftClock:
+    """The domain clock on trio's (virtual) time, plus a shift a test can add (`advance`) without waiting."""
+
+    def __init__(self, epoch_ms: int = EPOCH_MS) -> None:
+        self.epoch_ms = epoch_ms
+        self.shift_ms = 0
+
+    def now_ms(self) -> int:
+        return self.epoch_ms + self.shift_ms + int(trio.current_time() * 1000)
+
+    def advance(self, ms: int) -> None:
+        self.shift_ms += ms
+
+
+MAGIC = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG", "image/png"),
+    (b"ID3", "audio/mpeg"),
+    (b"OggS", "audio/ogg"),
+    (b"%PDF", "application/pdf"),
+)
+
+
+def sniff(data: bytes) -> str:
+    """A MIME type by the first bytes, as libmagic would answer for these few kinds."""
+    if data[4:8] == b"ftyp":
+        return "video/mp4"
+    return next((mime for magic, mime in MAGIC if data.startswith(magic)), "application/octet-stream")
 
 
 @dataclass
@@ -55,9 +93,11 @@ class Core:
     media: MemoryMediaFiles = field(default_factory=MemoryMediaFiles)
     fetcher: FakeMediaFetch = field(default_factory=FakeMediaFetch)
     outbound: FakeOutboundCheck = field(default_factory=FakeOutboundCheck)
+    converter: FakeMediaConverter = field(default_factory=FakeMediaConverter)
     meter: UsageMeter = field(default_factory=UsageMeter)
     sent: FakeSentLookup = field(init=False)
     reader: FakeUsageReader = field(init=False)
+    history: FakeHistory = field(init=False)
     supervisor: Supervisor = field(init=False)
     uc: UseCases = field(init=False)
     _scope: trio.CancelScope = field(init=False)
@@ -66,6 +106,7 @@ class Core:
     def __post_init__(self) -> None:
         self.sent = FakeSentLookup(self.store)
         self.reader = FakeUsageReader(self.store)
+        self.history = FakeHistory(self.store)
 
     async def start(self, max_instances_per_user: int | None = None) -> None:
         self.supervisor = Supervisor(
@@ -76,11 +117,13 @@ class Core:
             actor_settings=ActorSettings(),
             policy=POLICY,
             max_instances_per_user=max_instances_per_user,
-            deps=ActorDeps(sent=self.sent, limits=LimitGate(self.reader, self.meter, self.clock)),
+            deps=ActorDeps(sent=self.sent, limits=LimitGate(self.reader, self.meter, self.clock), history=self.history),
         )
+        messaging = MessagingUseCases(self.supervisor, self.history, self.media, self.fetcher, sniff, self.converter)
         self.uc = UseCases(
             instances=InstanceUseCases(self.supervisor, self.users, self.outbound),
-            messaging=MessagingUseCases(self.supervisor, self.media, self.fetcher, sniff),
+            messaging=messaging,
+            chats=ChatActionUseCases(self.supervisor, self.history, messaging, self.clock),
             contacts=ContactUseCases(self.supervisor),
             usage=UsageUseCases(self.supervisor, self.users, self.meter, self.clock),
         )
@@ -124,6 +167,33 @@ class Core:
         await self.session(actor).link(JID)
         await reach(actor, "connected")
         return actor
+
+    async def receive(
+        self,
+        actor: InstanceActor,
+        message_id: str,
+        body: str | None = "hi",
+        *,
+        sender: str = PEER,
+        chat: str | None = None,
+        message_type: str = "text",
+        media: bytes | None = None,
+        **fields: Any,
+    ) -> None:
+        """A message from `sender` arrives (in `chat`, by default the 1:1 chat with the sender)."""
+        chat = chat or sender
+        await self.session(actor).report(
+            IncomingMessage(
+                message_id=message_id,
+                chat_jid=chat,
+                sender_jid=sender,
+                message_type=message_type,
+                body=body,
+                is_group=chat.endswith("@g.us"),
+                media=MediaPayload(media, sniff(media)) if media is not None else None,
+                **fields,
+            )
+        )
 
 
 async def reach(actor: InstanceActor, *statuses: str) -> None:

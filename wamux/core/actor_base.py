@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import trio
 
-from wamux.core.ports import ConnectionLost, EventStore, MediaStore, SentLookup, WhatsAppSession
+from wamux.core.ports import ConnectionLost, EventStore, MediaStore, MessageLookup, SentLookup, WhatsAppSession
 from wamux.core.usage import LimitGate
 from wamux.domain.clock import Clock
 from wamux.domain.events import CONNECTION_TYPES, INSTANCE_LIFECYCLE_TYPES, DomainEvent, RecordedEvent
@@ -35,13 +35,14 @@ class ActorSettings:
 
 @dataclass(frozen=True)
 class ActorDeps:
-    """What an actor reads besides its own stream: earlier sends (idempotency) and usage (limits).
+    """What an actor reads besides its own stream: earlier sends (idempotency), history, usage (limits).
 
     Both are optional so the connection tests need neither; the server always passes both.
     """
 
     sent: SentLookup | None = None
     limits: LimitGate | None = None
+    history: MessageLookup | None = None  # without it, reactions/edits/votes from the wire are taken as they come
 
 
 class ActorBase:
@@ -80,6 +81,9 @@ class ActorBase:
         self._qr_attempt = 0
         self._failures = 0
         self._status_changed = trio.Event()
+        self._next_send_ms = 0
+        self._idempotency: dict[str, tuple[str, int]] = {}  # key -> (message id, sent at ms), this process
+        self.limit_notified: set[str] = set()  # limit periods already announced with limit_exceeded
 
     @property
     def idle(self) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
-from wamux.core.ports import OutgoingMessage, RemoteContact
+from wamux.core.ports import MessageRef, NumberCheck, OutgoingMessage, RemoteContact
 from wamux.domain.events import ContactSaved
 from wamux.domain.instances import Instance
 
@@ -87,9 +87,51 @@ class Send(Command[SendOutcome]):
 
 @dataclass(frozen=True)
 class MarkChatRead(Command[None]):
-    """Zero a chat's unread count."""
+    """Send read receipts for the chat's unread incoming messages, then zero its unread count.
+
+    `unread`: (message id, sender JID) of each unread incoming message, from history.
+    """
 
     chat_jid: str
+    unread: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class React(Command[str]):
+    """React to a message in history (`emoji == ""` removes our reaction); answers the reaction's id."""
+
+    target: MessageRef
+    emoji: str
+
+
+@dataclass(frozen=True)
+class Edit(Command[str]):
+    """Replace the text of our own message (the 15-minute rule was checked by the use case)."""
+
+    target: MessageRef
+    text: str
+
+
+@dataclass(frozen=True)
+class Revoke(Command[str]):
+    """Delete a message for everyone."""
+
+    target: MessageRef
+
+
+@dataclass(frozen=True)
+class SetPresence(Command[None]):
+    """typing | recording | paused in `chat_jid`, or available | unavailable for the account (no chat)."""
+
+    state: str
+    chat_jid: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckNumbers(Command[list[NumberCheck]]):
+    """Which phones (digits) have WhatsApp."""
+
+    phones: tuple[str, ...]
 
 
 # ---- contacts -----------------------------------------------------------------------------------

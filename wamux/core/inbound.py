@@ -6,20 +6,47 @@ message that arrives while a command appends keeps the stream version exact.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
 from wamux.core.actor_base import ActorBase
 from wamux.core.ports import (
     ConnectionLost,
     ContactUpdate,
+    EditIn,
     IncomingMessage,
     LinkConnected,
     PairSuccess,
+    Poll,
+    PollVoteIn,
+    PresenceIn,
     QrCode,
+    ReactionIn,
     Receipt,
+    RevokeIn,
     TransportEvent,
 )
-from wamux.domain.events import Connected, ContactSaved, MessageReceived, MessageStatusChanged, QrReceived
+from wamux.domain.events import (
+    Connected,
+    ContactSaved,
+    DomainEvent,
+    MessageEdited,
+    MessageReaction,
+    MessageReceived,
+    MessageRevoked,
+    MessageStatusChanged,
+    PollVoted,
+    PresenceUpdated,
+    QrReceived,
+)
 from wamux.domain.phones import is_group, jid_number
 from wamux.domain.text import safe_file_name
+
+
+def poll_json(poll: Poll) -> dict[str, Any]:
+    return {"question": poll.question, "options": list(poll.options), "selectableCount": poll.selectable_count}
 
 
 class InboundEvents(ActorBase):
@@ -65,6 +92,16 @@ class InboundEvents(ActorBase):
                     for mid in event.message_ids
                 )
             )
+        elif isinstance(event, ReactionIn | EditIn | RevokeIn | PollVoteIn):
+            referring = await self._referring(event)
+            if referring is not None:
+                await self._append(referring)
+        elif isinstance(event, PresenceIn):
+            await self._append(
+                PresenceUpdated(
+                    instance_id=self.id, chat_jid=event.chat_jid, sender_jid=event.sender_jid, state=event.state
+                )
+            )
         elif isinstance(event, ContactUpdate):
             await self._append(
                 ContactSaved(
@@ -107,4 +144,90 @@ class InboundEvents(ActorBase):
             media_size=size,
             media_path=media_path,
             extra=dict(m.extra),
+            wa_type=m.wa_type,
+            quoted_message_id=m.quoted_message_id,
+            mentions=list(m.mentions),
+            forwarded=m.forwarded,
+            ptt=m.ptt,
+            location=asdict(m.location) if m.location else None,
+            contacts=[asdict(card) for card in m.contacts],
+            poll=(
+                {
+                    "question": m.poll.question,
+                    "options": list(m.poll.options),
+                    "selectableCount": m.poll.selectable_count,
+                }
+                if m.poll
+                else None
+            ),
+        )
+
+    # ---- what refers to a message in history ------------------------------------------------
+
+    async def _known(self, message_id: str) -> Mapping[str, Any] | bool | None:
+        """The target in history; True when there is no history to ask (then the event is taken as it comes)."""
+        if self.deps.history is None:
+            return True
+        return await self.deps.history.message(self.id, message_id)
+
+    async def _referring(self, event: ReactionIn | EditIn | RevokeIn | PollVoteIn) -> DomainEvent | None:
+        """The domain event for a reaction, edit, revoke or vote, or None when WhatsApp would ignore it.
+
+        As WhatsApp does: one that names a message we do not know is dropped; an edit or a revoke
+        counts only from the message's own sender; a vote needs a poll.
+        """
+        target_id = event.poll_message_id if isinstance(event, PollVoteIn) else event.message_id
+        target = await self._known(target_id)
+        if not target:
+            return None
+        doc: Mapping[str, Any] = target if isinstance(target, Mapping) else {}
+        if isinstance(event, ReactionIn):
+            return MessageReaction(
+                instance_id=self.id,
+                message_id=event.message_id,
+                chat_jid=event.chat_jid,
+                sender_jid=event.sender_jid,
+                emoji=event.emoji,
+                from_me=event.from_me,
+            )
+        own_sender = not doc or (
+            bool(doc.get("fromMe")) == event.from_me
+            and (event.from_me or doc.get("sender") in (None, event.sender_jid))
+        )
+        if isinstance(event, EditIn):
+            if not own_sender or doc.get("revoked"):
+                return None
+            return MessageEdited(
+                instance_id=self.id,
+                message_id=event.message_id,
+                chat_jid=event.chat_jid,
+                sender_jid=event.sender_jid,
+                body=event.body,
+                from_me=event.from_me,
+            )
+        if isinstance(event, RevokeIn):
+            # A group admin may revoke anyone's message: a revoke from another sender in a group counts too.
+            if (not own_sender and not event.chat_jid.endswith("@g.us")) or doc.get("revoked"):
+                return None
+            return MessageRevoked(
+                instance_id=self.id,
+                message_id=event.message_id,
+                chat_jid=event.chat_jid,
+                sender_jid=event.sender_jid,
+                from_me=event.from_me,
+            )
+        poll = doc.get("poll") if doc else None
+        if doc and not poll:
+            return None  # a vote on something that is not a poll
+        selected = list(event.selected_options)
+        if event.selected_hashes:
+            by_hash = {hashlib.sha256(o.encode()).hexdigest(): o for o in (poll or {}).get("options", [])}
+            selected += [by_hash[h] for h in event.selected_hashes if h in by_hash]
+        return PollVoted(
+            instance_id=self.id,
+            message_id=event.poll_message_id,
+            chat_jid=event.chat_jid,
+            sender_jid=event.sender_jid,
+            selected_options=selected,
+            from_me=event.from_me,
         )

@@ -23,6 +23,7 @@ import trio
 
 from wamux.core import commands as c
 from wamux.core.actor_base import ActorDeps, ActorSettings
+from wamux.core.actor_messaging import MessagingHandlers
 from wamux.core.connection_loop import ConnectionLoop
 from wamux.core.inbound import InboundEvents
 from wamux.core.ports import ConnectionLost, EventStore, MediaStore, RemoteContact, TransportError, WhatsAppSession
@@ -31,22 +32,18 @@ from wamux.domain.errors import (
     Conflict,
     DomainError,
     InstanceNotConnected,
-    LimitExceeded,
+    NotFound,
     TransportFailed,
     Unavailable,
 )
 from wamux.domain.events import (
     ApiCallsRecorded,
-    ChatRead,
     ContactsImported,
     InstanceFailed,
     LoggedOut,
-    MessageFailed,
-    MessageSent,
     PairingCodeRequested,
     ReconnectRequested,
 )
-from wamux.domain.events import LimitExceeded as LimitExceededEvent
 from wamux.domain.instances import Instance
 
 __all__ = ["ActorDeps", "ActorSettings", "InstanceActor", "InstanceFailedError"]
@@ -72,7 +69,7 @@ class Stopped(Exception):
     """The actor was asked to stop (instance deleted)."""
 
 
-class InstanceActor(InboundEvents, ConnectionLoop):
+class InstanceActor(MessagingHandlers, InboundEvents, ConnectionLoop):
     """Owns one instance: its stream, its WhatsApp session and its connection state."""
 
     def __init__(
@@ -88,9 +85,6 @@ class InstanceActor(InboundEvents, ConnectionLoop):
         super().__init__(instance_id, store, session, clock, media, settings, deps)
         self._mailbox_send, self._mailbox = trio.open_memory_channel[tuple[c.Command[Any], _Reply]](math.inf)
         self._nursery: trio.Nursery | None = None
-        self._next_send_ms = 0
-        self._idempotency: dict[str, tuple[str, int]] = {}  # key -> (message id, sent at ms), this process
-        self.limit_notified: set[str] = set()  # limit periods already announced with limit_exceeded
         self.HANDLERS: dict[type[c.Command[Any]], Callable[[Any], Awaitable[Any]]] = {
             c.Update: self._update,
             c.Delete: self._delete,
@@ -99,6 +93,11 @@ class InstanceActor(InboundEvents, ConnectionLoop):
             c.Pair: self._pair,
             c.Send: self._send,
             c.MarkChatRead: self._mark_chat_read,
+            c.React: self._react,
+            c.Edit: self._edit,
+            c.Revoke: self._revoke,
+            c.SetPresence: self._set_presence,
+            c.CheckNumbers: self._check_numbers,
             c.FetchContacts: self._fetch_contacts,
             c.SaveContact: self._save_contact,
             c.ImportContacts: self._import_contacts,
@@ -143,6 +142,7 @@ class InstanceActor(InboundEvents, ConnectionLoop):
                         reply.error = exc
                     except Stopped:
                         reply.done.set()
+                        self.fail_pending(NotFound("instance not found"))  # queued behind the delete
                         nursery.cancel_scope.cancel()
                         return
                     except BaseException as exc:
@@ -238,84 +238,6 @@ class InstanceActor(InboundEvents, ConnectionLoop):
         if not self.instance.deleted:
             await self._append(InstanceFailed(instance_id=self.id, reason=reason, restarts=restarts))
 
-    # ---- messaging -------------------------------------------------------------------------
-
-    async def _send(self, cmd: c.Send) -> c.SendOutcome:
-        """Send with the instance's pacing; the id is answered only after `message_sent` is committed.
-
-        Idempotency is decided here, once: a key seen in the last 24 h (in this process, or in the
-        history after a restart) answers the first message's id without sending again.
-        """
-        key = cmd.idempotency_key
-        if key is not None:
-            seen = await self._sent_with_key(key)
-            if seen is not None:
-                return c.SendOutcome(seen, replayed=True)
-        if cmd.enforce_limits:
-            await self._enforce_limits(sending=True)
-        if self.status != "connected":
-            raise InstanceNotConnected(f"instance is not connected (status {self.status})")
-        message = cmd.message
-        interval = int(self.instance.settings.get("sendIntervalMs", 0) or 0)
-        wait_ms = self._next_send_ms - self.clock.now_ms()
-        if interval and wait_ms > 0:
-            await trio.sleep(wait_ms / 1000)
-        base: dict[str, Any] = {
-            "instance_id": self.id,
-            "to": message.to,
-            "message_type": message.kind,
-            "body": message.text,
-        }
-        try:
-            with trio.fail_after(self.settings.send_timeout_s):
-                message_id = await self.session.send(message)
-        except (TransportError, trio.TooSlowError) as exc:
-            reason = "timeout" if isinstance(exc, trio.TooSlowError) else str(exc) or exc.code
-            async with self._lock:
-                await self._append(
-                    MessageFailed(message_id=f"failed-{self.clock.now_ms()}-{self.version}", reason=reason, **base)
-                )
-            if isinstance(exc, TransportError) and not exc.retryable:
-                raise TransportFailed(f"WhatsApp refused the message: {reason}") from exc
-            raise Unavailable(f"WhatsApp did not accept the message: {reason}") from exc
-        finally:
-            self._next_send_ms = self.clock.now_ms() + interval
-        async with self._lock:
-            (recorded,) = await self._append(
-                MessageSent(
-                    message_id=message_id,
-                    caption=message.caption,
-                    mime_type=message.mime_type,
-                    file_name=message.file_name,
-                    media_size=len(message.data or b""),
-                    media_path=cmd.media_path,
-                    idempotency_key=key,
-                    **base,
-                )
-            )
-        if key is not None:
-            self._remember_idempotency(key, message_id, recorded.timestamp_ms)
-        return c.SendOutcome(message_id)
-
-    async def _sent_with_key(self, key: str) -> str | None:
-        now = self.clock.now_ms()
-        seen = self._idempotency.get(key)
-        if seen is None and self.deps.sent is not None:
-            seen = await self.deps.sent.sent_with_key(self.id, key)  # sent before a restart
-        if seen is not None and now - seen[1] < IDEMPOTENCY_TTL_MS:
-            return seen[0]
-        return None
-
-    def _remember_idempotency(self, key: str, message_id: str, ts: int) -> None:
-        self._idempotency[key] = (message_id, ts)
-        if len(self._idempotency) > 10_000:  # keep memory bounded: drop what is past the 24 h window
-            cutoff = ts - IDEMPOTENCY_TTL_MS
-            self._idempotency = {k: v for k, v in self._idempotency.items() if v[1] >= cutoff}
-
-    async def _mark_chat_read(self, cmd: c.MarkChatRead) -> None:
-        async with self._lock:
-            await self._append(ChatRead(instance_id=self.id, chat_jid=cmd.chat_jid))
-
     # ---- contacts --------------------------------------------------------------------------
 
     async def _fetch_contacts(self, _cmd: c.FetchContacts | c.ImportContacts) -> list[RemoteContact]:
@@ -348,37 +270,6 @@ class InstanceActor(InboundEvents, ConnectionLoop):
 
     async def _check_call_limits(self, _cmd: c.CheckLimits) -> None:
         await self._enforce_limits(sending=False)
-
-    async def _enforce_limits(self, *, sending: bool) -> None:
-        """Raise LimitExceeded when over a limit; `limit_exceeded` is recorded once per period."""
-        gate = self.deps.limits
-        if gate is None:
-            return
-        reached = await gate.check(self.id, self.instance.limits, sending=sending)
-        if reached is None:
-            return
-        key = reached.period_key
-        if key not in self.limit_notified and not await gate.announced(self.id, key):
-            self.limit_notified.add(key)
-            async with self._lock:
-                await self._append(
-                    LimitExceededEvent(
-                        instance_id=self.id,
-                        exceeded_limits=list(reached.exceeded),
-                        usage=reached.usage.as_json(),
-                        limits=dict(reached.limits),
-                        period_key=key,
-                    )
-                )
-        raise LimitExceeded(
-            "usage limit reached for this period",
-            details={
-                "exceededLimits": list(reached.exceeded),
-                "usage": reached.usage.as_json(),
-                "limits": dict(reached.limits),
-                "period": key,
-            },
-        )
 
     async def _record_api_calls(self, cmd: c.RecordApiCalls) -> None:
         async with self._lock:

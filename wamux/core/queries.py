@@ -18,7 +18,7 @@ import trio
 
 from wamux.projections.contacts import CONTACTS, contact_key
 from wamux.projections.instances import INSTANCES
-from wamux.projections.messages import CHATS, MESSAGES, message_key
+from wamux.projections.messages import CHATS, MESSAGES, chat_key, message_key
 from wamux.projections.outbox import DELIVERIES
 from wamux.projections.ports import Query, ReadModelStore
 from wamux.projections.stats import OWNERS, summed, usage_rows
@@ -100,6 +100,19 @@ class ReadQueries:
         )
         matching = Query(where=where, ranges=ranges)
         return await self._read(("messages",), lambda rm: Page(rm.find(MESSAGES, page), rm.count(MESSAGES, matching)))
+
+    async def unread_incoming(self, instance_id: str, chat_jid: str, *, at_most: int = 500) -> list[Doc]:
+        """The chat's unread incoming messages (as many as its unread count says, the newest first)."""
+
+        def read(rm: ReadModelStore) -> list[Doc]:
+            chat = rm.get(CHATS, chat_key(instance_id, chat_jid))
+            unread = min(int((chat or {}).get("unreadCount") or 0), at_most)
+            if not unread:
+                return []
+            where = {"instanceId": instance_id, "remoteJid": chat_jid, "fromMe": False}
+            return rm.find(MESSAGES, Query(where=where, order=(("createdMs", True), ("position", True)), limit=unread))
+
+        return await self._read(("messages",), read)
 
     async def message(self, instance_id: str, message_id: str) -> Doc | None:
         """One message of an instance by its WhatsApp id."""

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from wamux.core.queries import ReadQueries
 from wamux.projections.stats import summed
 
 
 class ActorReads:
-    """Earlier sends (idempotency after a restart) and recorded usage (limits), for every actor."""
+    """Earlier sends (idempotency after a restart), history (targets of reactions, edits, votes) and usage (limits)."""
 
     def __init__(self, queries: ReadQueries) -> None:
         self.queries = queries
@@ -17,6 +18,9 @@ class ActorReads:
     async def sent_with_key(self, instance_id: str, key: str) -> tuple[str, int] | None:
         doc = await self.queries.message_by_idempotency_key(instance_id, key)
         return None if doc is None else (str(doc["messageId"]), int(doc["createdMs"]))
+
+    async def message(self, instance_id: str, message_id: str) -> Mapping[str, Any] | None:
+        return await self.queries.message(instance_id, message_id)
 
     async def usage_since(self, instance_id: str, since_day: str | None) -> tuple[int, int]:
         total = summed(await self.queries.usage(instance_id, since_day))

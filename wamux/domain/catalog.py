@@ -18,11 +18,16 @@ from wamux.domain.events import (
     InstanceUpdated,
     LimitExceeded,
     LoggedOut,
+    MessageEdited,
     MessageFailed,
+    MessageReaction,
     MessageReceived,
+    MessageRevoked,
     MessageSent,
     MessageStatusChanged,
     PairingCodeRequested,
+    PollVoted,
+    PresenceUpdated,
     QrReceived,
     ReconnectRequested,
     WebhookUpdated,
@@ -49,6 +54,11 @@ PUBLIC_EVENT_TYPES = type_names(
     MessageSent,
     MessageStatusChanged,
     MessageFailed,
+    MessageReaction,
+    MessageEdited,
+    MessageRevoked,
+    PollVoted,
+    PresenceUpdated,
     Connected,
     Disconnected,
     LoggedOut,
@@ -56,6 +66,14 @@ PUBLIC_EVENT_TYPES = type_names(
     LimitExceeded,
     WebhookUpdated,
 )
+
+# Public events that are delivered but never shown in history (nor in the chat list).
+EPHEMERAL_EVENT_TYPES = type_names(PresenceUpdated)
+
+# Presence states: in a chat (with a phone) or of the account (without).
+CHAT_PRESENCE_STATES = ("typing", "recording", "paused")
+ACCOUNT_PRESENCE_STATES = ("available", "unavailable")
+PRESENCE_STATES = (*CHAT_PRESENCE_STATES, *ACCOUNT_PRESENCE_STATES)
 
 # The public events that change the instance's status (a client refreshes the status on them).
 STATUS_EVENT_TYPES = tuple(t for t in PUBLIC_EVENT_TYPES if t in type_names(*STATUS_AFTER))

@@ -82,3 +82,29 @@ class UrlNotAllowed(ValidationFailed):
     """An outbound URL leads to an address this caller may not reach (loopback, private, ...)."""
 
     code = "url_not_allowed"
+
+
+class MessageNotFound(NotFound):
+    """A route names a message the instance's history does not know."""
+
+    code = "message_not_found"
+
+
+class NotEditable(Conflict):
+    code = "not_editable"
+
+
+class NotRevocable(Conflict):
+    code = "not_revocable"
+
+
+class ConversionUnavailable(DomainError):
+    """A media conversion needs a tool this server lacks (ffmpeg for voice notes): 422 with the fix."""
+
+    code = "conversion_unavailable"
+
+
+class ConversionFailed(ValidationFailed):
+    """Media that could not be converted (not audio / not an image, damaged, too slow): 422."""
+
+    code = "conversion_failed"

@@ -24,6 +24,7 @@ from wamux.http.routes import (
     events,
     health,
     instances,
+    message_actions,
     messages,
     meta,
     metrics,
@@ -41,6 +42,7 @@ BLUEPRINTS = [
     auth.bp,
     instances.bp,
     messages.bp,
+    message_actions.bp,
     events.bp,
     activity.bp,
     contacts.bp,
@@ -53,7 +55,15 @@ BLUEPRINTS = [
 access_log = logging.getLogger("wamux.access")
 # Sends check every limit in the actor's turn; an instance's own GET/PUT/DELETE stay open over its
 # limits, so its owner can see, lift or delete them. Every other instance route counts against maxApiCalls.
-SEND_ENDPOINTS = {"messages.send_text", "messages.send_media", "messages.send_file"}
+SEND_ENDPOINTS = {
+    "messages.send_text",
+    "messages.send_media",
+    "messages.send_file",
+    "message_actions.send_location",
+    "message_actions.send_contact",
+    "message_actions.send_poll",
+    "message_actions.forward",
+}
 LIMIT_FREE_ENDPOINTS = frozenset({"instances.get_instance", "instances.update_instance", "instances.delete_instance"})
 
 

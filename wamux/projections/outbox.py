@@ -19,10 +19,14 @@ from wamux.domain.clock import iso_ms
 from wamux.domain.events import (
     InstanceCreated,
     InstanceDeleted,
+    MessageEdited,
     MessageFailed,
+    MessageReaction,
     MessageReceived,
+    MessageRevoked,
     MessageSent,
     MessageStatusChanged,
+    PollVoted,
     RecordedEvent,
     WebhookDelivered,
     WebhookFailed,
@@ -41,10 +45,12 @@ SETTINGS = Collection("webhook_settings", {"instanceId": "text"})
 
 _NS = uuid.UUID("6f1d3a2e-9b7c-4c1e-8d2f-5a4b3c2d1e0f")
 
-# The flag that decides each public event; the others are always sent (when webhooks are enabled),
-# and `message_status` is decided by its status (STATUS_FLAG).
+# The flag that decides each public event; the others are always sent (when webhooks are enabled,
+# `presence_update` among them), `message_status` is decided by its status (STATUS_FLAG), and an event
+# about an earlier message by who acted (BY_WHO_ACTED: ours follow notifySent, theirs notifyReceived).
 NOTIFY_FLAG = {MessageReceived.type: "notifyReceived", MessageSent.type: "notifySent", MessageFailed.type: "notifySent"}
 STATUS_FLAG = {"delivered": "notifyDelivery", "read": "notifyRead", "played": "notifyRead"}
+BY_WHO_ACTED = (MessageReaction, MessageEdited, MessageRevoked, PollVoted)
 
 
 def webhook_stream_id(instance_id: str) -> str:
@@ -69,16 +75,22 @@ def signature(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def notify_flag(recorded: RecordedEvent) -> str | None:
+    """The setting that decides whether this public event is notified; None: always (when webhooks are on)."""
+    e = recorded.event
+    if isinstance(e, MessageStatusChanged):
+        return STATUS_FLAG.get(e.status, "")  # no flag asks for the other statuses: never notified
+    if isinstance(e, BY_WHO_ACTED):
+        return "notifySent" if e.from_me else "notifyReceived"
+    return NOTIFY_FLAG.get(recorded.type)
+
+
 def wants(settings: dict[str, Any], recorded: RecordedEvent) -> bool:
     if not settings.get("webhookEnabled") or not settings.get("webhookUrl"):
         return False
-    e = recorded.event
-    if isinstance(e, MessageStatusChanged):
-        flag = STATUS_FLAG.get(e.status)
-        return bool(flag and settings["settings"].get(flag))
     if recorded.type not in PUBLIC_EVENT_TYPES:
         return False
-    flag = NOTIFY_FLAG.get(recorded.type)
+    flag = notify_flag(recorded)
     return flag is None or bool(settings["settings"].get(flag))
 
 

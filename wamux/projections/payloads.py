@@ -15,10 +15,15 @@ from wamux.domain.events import (
     Disconnected,
     LimitExceeded,
     LoggedOut,
+    MessageEdited,
     MessageFailed,
+    MessageReaction,
     MessageReceived,
+    MessageRevoked,
     MessageSent,
     MessageStatusChanged,
+    PollVoted,
+    PresenceUpdated,
     QrReceived,
     RecordedEvent,
     WebhookUpdated,
@@ -30,16 +35,44 @@ WA_TYPES = {
     "image": "imageMessage",
     "video": "videoMessage",
     "audio": "audioMessage",
+    "voice": "audioMessage",  # with `ptt: true`
     "document": "documentMessage",
     "sticker": "stickerMessage",
     "location": "locationMessage",
-    "contact": "contactMessage",
+    "contact": "contactMessage",  # contactsArrayMessage for more than one card
+    "poll": "pollCreationMessage",
     "other": "unknown",
 }
 
 
 def media_url(instance_id: str, message_id: str) -> str:
     return f"/api/instances/{instance_id}/messages/{message_id}/media"
+
+
+def wa_type(e: MessageSent | MessageReceived | MessageFailed) -> str:
+    """WhatsApp's name of a message's content: the one the wire gave, else the one our kind is sent as."""
+    given = getattr(e, "wa_type", None)
+    if given:
+        return str(given)
+    if isinstance(e, MessageSent | MessageReceived):
+        if e.message_type == "text" and (e.quoted_message_id or e.mentions or e.forwarded):
+            return "extendedTextMessage"  # a text with context (reply, mentions, forward)
+        if e.message_type == "contact" and len(e.contacts) > 1:
+            return "contactsArrayMessage"
+    return WA_TYPES.get(e.message_type, "unknown")
+
+
+def rich_data(e: MessageSent | MessageReceived) -> dict[str, Any]:
+    """What a message of a richer kind carries (API-2 §3); the defaults on a plain message."""
+    return {
+        "quotedMessageId": e.quoted_message_id,
+        "mentions": list(e.mentions),
+        "forwarded": e.forwarded,
+        "ptt": e.ptt or e.message_type == "voice",
+        "location": dict(e.location) if e.location is not None else None,
+        "contacts": [dict(card) for card in e.contacts],
+        "poll": dict(e.poll) if e.poll is not None else None,
+    }
 
 
 def event_data(recorded: RecordedEvent) -> dict[str, Any]:
@@ -59,7 +92,7 @@ def event_data(recorded: RecordedEvent) -> dict[str, Any]:
             "isGroup": e.is_group,
             "body": e.body if e.body is not None else e.caption,
             "caption": e.caption,
-            "type": WA_TYPES.get(e.message_type, "unknown"),
+            "type": wa_type(e),
             "messageType": e.message_type,
             "timestamp": sent_at,
             "hasMedia": has_media,
@@ -69,6 +102,7 @@ def event_data(recorded: RecordedEvent) -> dict[str, Any]:
             "pushName": e.push_name,
             "status": "received",
             "metadata": {"pushName": e.push_name, "timestamp": sent_at, **e.extra},
+            **rich_data(e),
         }
     if isinstance(e, MessageSent):
         return {
@@ -79,7 +113,7 @@ def event_data(recorded: RecordedEvent) -> dict[str, Any]:
             "fromMe": True,
             "body": e.body if e.body is not None else e.caption,
             "caption": e.caption,
-            "type": WA_TYPES.get(e.message_type, "unknown"),
+            "type": wa_type(e),
             "messageType": e.message_type,
             "timestamp": seconds,
             "hasMedia": e.media_size > 0,
@@ -87,6 +121,7 @@ def event_data(recorded: RecordedEvent) -> dict[str, Any]:
             "fileName": e.file_name,
             "status": "sent",
             "metadata": {"timestamp": seconds},
+            **rich_data(e),
         }
     if isinstance(e, MessageStatusChanged):
         return {
@@ -102,10 +137,20 @@ def event_data(recorded: RecordedEvent) -> dict[str, Any]:
             "instanceId": e.instance_id,
             "messageId": e.message_id,
             "to": e.to,
-            "type": WA_TYPES.get(e.message_type, "unknown"),
+            "type": wa_type(e),
             "reason": e.reason,
             "status": "failed",
         }
+    if isinstance(e, MessageReaction):
+        return {**_about_message(e), "fromMe": e.from_me, "emoji": e.emoji}
+    if isinstance(e, MessageEdited):
+        return {**_about_message(e), "fromMe": e.from_me, "body": e.body}
+    if isinstance(e, MessageRevoked):
+        return {**_about_message(e), "fromMe": e.from_me}
+    if isinstance(e, PollVoted):
+        return {**_about_message(e), "selectedOptions": list(e.selected_options)}
+    if isinstance(e, PresenceUpdated):
+        return {"instanceId": e.instance_id, "chatId": e.chat_jid, "from": e.sender_jid, "state": e.state}
     if isinstance(e, Connected):
         return {"instanceId": e.instance_id, "phone": e.jid, "pushName": e.push_name}
     if isinstance(e, Disconnected):
@@ -124,6 +169,11 @@ def event_data(recorded: RecordedEvent) -> dict[str, Any]:
     if isinstance(e, WebhookUpdated):
         return {"instanceId": e.instance_id, "timestamp": iso_ms(recorded.timestamp_ms), "changed": e.changed}
     return {"instanceId": recorded.stream_id, **e.payload()}
+
+
+def _about_message(e: MessageReaction | MessageEdited | MessageRevoked | PollVoted) -> dict[str, Any]:
+    """The fields every event about an earlier message starts with (`messageId` is that message)."""
+    return {"instanceId": e.instance_id, "messageId": e.message_id, "chatId": e.chat_jid, "from": e.sender_jid}
 
 
 def event_json(recorded: RecordedEvent) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from wamux import __version__
 from wamux.adapters.eventlog.recorder_store import RecorderEventStore
 from wamux.adapters.eventlog.secret_cipher import SecretCipher, check_key
 from wamux.adapters.eventlog.timeline import TimelineRecorder
+from wamux.adapters.media.convert import MediaConverter
 from wamux.adapters.media.fetch import MediaFetcher, sniff
 from wamux.adapters.media.files import FileMediaStore
 from wamux.adapters.outbound import OutboundGuard
@@ -36,7 +37,14 @@ from wamux.core.queries import ReadQueries
 from wamux.core.reads import ActorReads
 from wamux.core.supervisor import RestartPolicy, Supervisor
 from wamux.core.usage import LimitGate, UsageMeter
-from wamux.core.usecases import ContactUseCases, InstanceUseCases, MessagingUseCases, UsageUseCases, UseCases
+from wamux.core.usecases import (
+    ChatActionUseCases,
+    ContactUseCases,
+    InstanceUseCases,
+    MessagingUseCases,
+    UsageUseCases,
+    UseCases,
+)
 from wamux.core.user_directory import UserDirectory
 from wamux.core.webhook_dispatcher import WebhookDispatcher
 from wamux.domain.clock import Clock, SystemClock
@@ -186,18 +194,22 @@ def build_core(
         policy=restart_policy or RestartPolicy(),
         logger=get_logger("wamux.supervisor"),
         max_instances_per_user=s.max_instances_per_user,
-        deps=ActorDeps(sent=reads, limits=LimitGate(reads, meter, clock)),
+        deps=ActorDeps(sent=reads, limits=LimitGate(reads, meter, clock), history=reads),
     )
     guard = OutboundGuard(allow_private=s.allow_private_urls)
     instances = InstanceUseCases(supervisor, storage.users, guard)
+    messaging = MessagingUseCases(
+        supervisor,
+        storage.queries,
+        media,
+        MediaFetcher(max_bytes=s.media_max_mb * 1024 * 1024, timeout_s=s.media_timeout_s, guard=guard),
+        sniff,
+        MediaConverter(),
+    )
     usecases = UseCases(
         instances=instances,
-        messaging=MessagingUseCases(
-            supervisor,
-            media,
-            MediaFetcher(max_bytes=s.media_max_mb * 1024 * 1024, timeout_s=s.media_timeout_s, guard=guard),
-            sniff,
-        ),
+        messaging=messaging,
+        chats=ChatActionUseCases(supervisor, storage.queries, messaging, clock),
         contacts=ContactUseCases(supervisor),
         usage=UsageUseCases(supervisor, storage.users, meter, clock),
     )

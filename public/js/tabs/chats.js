@@ -1,18 +1,19 @@
-// Chats: the chat list and one chat's history with delivery status (✓ sent, ✓✓ delivered, blue ✓✓ read),
-// updated live from the event feed (with a slow safety poll).
+// Chats: the chat list and one chat's history, updated live from the event feed (with a slow safety poll).
+// The bubbles (every message kind, reactions, edits, deletions) are drawn by ../chat/bubble.js, the menu on a
+// message by ../chat/actions.js, the composer by ../chat/composer.js, typing indicators by ../chat/typing.js.
 
 import { api, enc } from "../api.js";
-import { busy, clear, errorBox, field, fmtDate, fmtTime, h, jidNumber } from "../ui.js";
+import { actionsButton } from "../chat/actions.js";
+import { bubble } from "../chat/bubble.js";
+import { createComposer } from "../chat/composer.js";
+import { summary } from "../chat/kinds.js";
+import { presenceSender, typingIndicator } from "../chat/typing.js";
+import { clear, confirmDialog, errorBox, field, fmtDate, h, jidNumber, toast } from "../ui.js";
 
 const SAFETY_POLL_MS = 5000;
 const SAFETY_POLL_STREAMING_MS = 30000;
-const TICKS = {
-  pending: ["🕓", "pending"],
-  sent: ["✓", "sent"],
-  delivered: ["✓✓", "delivered"],
-  read: ["✓✓", "read"],
-  failed: ["!", "failed"],
-};
+// The live events that change what history shows (presence_update does not: it is never stored).
+const HISTORY_EVENTS = /^(message_|poll_vote$)/;
 
 export function render(root, ctx) {
   const chatId = ctx.sub;
@@ -32,6 +33,7 @@ export function render(root, ctx) {
   let timer = null;
   let debounce = null;
   const blobUrls = [];
+  const chatHref = (phone) => `#/instances/${enc(ctx.id)}/chats/${enc(phone)}`;
 
   // --- chat list ---------------------------------------------------------------------------------
   async function loadChats() {
@@ -58,7 +60,7 @@ export function render(root, ctx) {
               h(
                 "a",
                 {
-                  href: `#/instances/${enc(ctx.id)}/chats/${enc(id)}`,
+                  href: chatHref(id),
                   testid: "chat-item",
                   dataset: { chatId: id, remoteJid: c.remoteJid || "" },
                   "aria-current": current ? "true" : null,
@@ -68,7 +70,7 @@ export function render(root, ctx) {
                   h("strong", c.name || `+${jidNumber(c.remoteJid || id)}`),
                   c.unreadCount ? h("span.unread", { "aria-label": `${c.unreadCount} unread` }, String(c.unreadCount)) : null,
                 ),
-                h("div.preview", `${last.fromMe ? "You: " : ""}${last.content ?? last.caption ?? (last.hasMedia ? `[${last.messageType || "media"}]` : "")}`),
+                h("div.preview", `${last.fromMe ? "You: " : ""}${summary(last)}`),
                 h("div.small.muted", fmtDate(c.updatedAt)),
               ),
             );
@@ -81,104 +83,91 @@ export function render(root, ctx) {
   }
 
   // --- one chat ------------------------------------------------------------------------------------
-  const items = new Map();
+  const items = new Map(); // row id -> bubble
+  const byMessageId = new Map(); // WhatsApp message id -> the message as history last showed it
   let messagesList = null;
   let messagesError = null;
   let chatTitle = null;
+  let composer = null;
+  let typing = null;
+  let presence = null;
+
+  // Our own number marks our reactions; the instance may still be loading when the first messages show.
+  let own = jidNumber(ctx.instance?.phone || "");
+  const ownNumber = () => own;
+  ctx.ready?.then(
+    (inst) => {
+      const number = jidNumber(inst?.phone || "");
+      if (stopped || number === own) return;
+      own = number;
+      for (const li of items.values()) {
+        li.sig = null;
+        li.update(li.message);
+      }
+    },
+    () => {},
+  );
+
+  function scrollTo(messageId) {
+    const li = messagesList?.querySelector(`[data-testid="message"][data-message-id="${CSS.escape(messageId)}"]`);
+    if (!li) {
+      toast("The original message is not loaded here (only the latest 100 are).");
+      return;
+    }
+    li.scrollIntoView({ block: "center", behavior: "smooth" });
+    li.classList.remove("flash");
+    void li.offsetWidth; // restart the highlight
+    li.classList.add("flash");
+    li.addEventListener("animationend", () => li.classList.remove("flash"), { once: true });
+  }
+
+  const handlers = {
+    ownNumber,
+    reply: (m) => composer.reply(m),
+    edit: (m) => composer.edit(m),
+    react: (m, emoji) =>
+      composer.run(null, async () => {
+        await api.post(`/api/whatsapp/${enc(ctx.id)}/messages/${enc(m.messageId)}/react`, { emoji });
+        await loadMessages();
+      }),
+    remove: async (m) => {
+      if (!(await confirmDialog(`Delete this message for everyone? “${summary(m)}”`, "Delete for everyone"))) return;
+      await composer.run(null, async () => {
+        await api.del(`/api/whatsapp/${enc(ctx.id)}/messages/${enc(m.messageId)}`);
+        await loadMessages();
+      });
+    },
+  };
+
+  const env = {
+    lookup: (id) => (id ? byMessageId.get(id) : undefined),
+    ownNumber,
+    chatHref,
+    scrollTo,
+    blobUrl(blob) {
+      const url = URL.createObjectURL(blob);
+      blobUrls.push(url);
+      return url;
+    },
+    actions: (li) => actionsButton(li, handlers),
+  };
 
   function buildChatView() {
-    const title = h("h2", { testid: "chat-title" }, chatId.includes("@g.us") ? chatId : `+${jidNumber(chatId)}`);
-    chatTitle = title;
+    chatTitle = h("h2", { testid: "chat-title" }, chatId.includes("@g.us") ? chatId : `+${jidNumber(chatId)}`);
+    typing = typingIndicator(chatId);
+    presence = presenceSender(ctx.id, chatId);
     messagesError = h("div", { testid: "messages-errors" });
     messagesList = h("ol.messages", { testid: "messages", "aria-label": "Messages, oldest first", tabindex: 0 });
-    const input = h("textarea", { id: "composer-text", rows: 2, required: true, testid: "composer-input", placeholder: "Type a message" });
-    const sendBtn = h("button.btn.btn-primary", { type: "submit", testid: "composer-send" }, "Send");
-    const composerErr = h("div", { testid: "composer-errors", dataset: { errorTestid: "composer-error" } });
-    const composer = h(
-      "form",
-      { testid: "composer" },
-      h("label", { for: "composer-text" }, "Message"),
-      input,
-      composerErr,
-      h("div.row.end", sendBtn),
-    );
-    input.addEventListener("keydown", (ev) => {
-      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) composer.requestSubmit();
-    });
-    composer.addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      busy(sendBtn, composerErr, async () => {
-        await api.post(`/api/whatsapp/${enc(ctx.id)}/send`, { phone: chatId, message: input.value });
-        input.value = "";
+    composer = createComposer({
+      instanceId: ctx.id,
+      chatId,
+      presence,
+      sent: async () => {
         await loadMessages(true);
         loadChats();
-      });
+      },
     });
-    view.append(title, messagesError, messagesList, composer);
-  }
-
-  function tickFor(m) {
-    if (!m.fromMe) return null;
-    const [glyph, label] = TICKS[m.status] || ["", m.status || ""];
-    return h(
-      `span.ticks.${m.status || "unknown"}`,
-      { testid: "message-status", title: label, "aria-label": label },
-      h("span.glyph", { "aria-hidden": "true" }, glyph),
-      m.status === "read" ? h("span.label.small", { "aria-hidden": "true" }, "read") : null,
-    );
-  }
-
-  function bubble(m) {
-    const li = h(`li.msg${m.fromMe ? ".out" : ".in"}`, { testid: "message" });
-    li.update = (msg) => {
-      li.dataset.messageId = msg.messageId || msg.id || "";
-      li.dataset.status = msg.status || "";
-      li.dataset.fromMe = String(Boolean(msg.fromMe));
-      if (!li.built) {
-        li.built = true;
-        if (!msg.fromMe && msg.metadata?.pushName) li.append(h("div.small.muted", msg.metadata.pushName));
-        if (msg.hasMedia) li.append(mediaNode(msg));
-        const text = msg.content ?? msg.caption ?? (msg.hasMedia ? null : msg.body);
-        if (text) li.append(h("div", { testid: "message-text" }, text));
-        li.meta = h("div.meta", h("time", { datetime: msg.createdAt || "" }, fmtTime(msg.createdAt || msg.metadata?.timestamp)));
-        li.append(li.meta);
-      }
-      li.meta.querySelector(".ticks")?.remove();
-      const t = tickFor(msg);
-      if (t) li.meta.append(t);
-    };
-    li.update(m);
-    return li;
-  }
-
-  function mediaNode(m) {
-    const label = m.fileName || m.messageType || "media";
-    if (!m.mediaUrl) return h("div.small.muted", `[${label}]`);
-    if ((m.mimeType || "").startsWith("image/")) {
-      const img = h("img.media", { alt: m.caption || label, testid: "message-image" });
-      api
-        .get(m.mediaUrl, { as: "blob" })
-        .then(({ blob }) => {
-          const url = URL.createObjectURL(blob);
-          blobUrls.push(url);
-          img.src = url;
-        })
-        .catch((err) => img.replaceWith(errorBox(err, "media-error")));
-      return img;
-    }
-    const btn = h("button.btn.btn-small", { type: "button", testid: "message-download" }, `Download ${label}`);
-    btn.addEventListener("click", () =>
-      busy(btn, null, async () => {
-        const { blob } = await api.get(m.mediaUrl, { as: "blob" });
-        const url = URL.createObjectURL(blob);
-        const a = h("a", { href: url, download: m.fileName || "download" });
-        document.body.append(a);
-        a.click();
-        a.remove();
-        setTimeout(() => URL.revokeObjectURL(url), 10000);
-      }),
-    );
-    return btn;
+    view.append(h("div.chat-head", chatTitle, typing.node), messagesError, messagesList, composer.node);
   }
 
   let lastReadMark = null;
@@ -195,7 +184,10 @@ export function render(root, ctx) {
       if (readMark && readMark !== lastReadMark) {
         // The chat is on screen: what arrived counts as read (resets the chat's unreadCount), once per new message.
         lastReadMark = readMark;
-        api.post(`/api/instances/${enc(ctx.id)}/chats/${enc(chatId)}/read`).catch(() => {});
+        api
+          .post(`/api/instances/${enc(ctx.id)}/chats/${enc(chatId)}/read`)
+          .then(() => !stopped && loadChats())
+          .catch(() => {});
       }
       const atBottom = messagesList.scrollHeight - messagesList.scrollTop - messagesList.clientHeight < 40;
       if (!list.length && !items.size) {
@@ -203,12 +195,14 @@ export function render(root, ctx) {
       } else {
         messagesList.querySelector('[data-testid="messages-empty"]')?.remove();
       }
+      // Every message first, so a reply's quote finds its original wherever it is in the list.
+      for (const m of list) if (m.messageId) byMessageId.set(m.messageId, m);
       for (const m of list) {
         const key = m.id || m.messageId;
         let li = items.get(key);
         if (li) li.update(m);
         else {
-          li = bubble(m);
+          li = bubble(m, env);
           items.set(key, li);
           messagesList.append(li);
         }
@@ -229,7 +223,8 @@ export function render(root, ctx) {
   else view.append(h("p.muted", { testid: "no-chat-selected" }, "Choose a chat, or open one by phone number."));
 
   const off = ctx.live.on((events) => {
-    if (!events.some((e) => String(e.type).startsWith("message"))) return;
+    if (typing) typing.handle(events);
+    if (!events.some((e) => HISTORY_EVENTS.test(String(e.type)))) return;
     clearTimeout(debounce);
     debounce = setTimeout(refreshAll, 150);
   });
@@ -242,6 +237,8 @@ export function render(root, ctx) {
     clearTimeout(timer);
     clearTimeout(debounce);
     off();
+    typing?.stop();
+    presence?.stop();
     for (const url of blobUrls) URL.revokeObjectURL(url);
   };
 }

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 import trio
 
-from wamux.domain.errors import DomainError, ValidationFailed
+from wamux.domain.errors import ConversionFailed, ConversionUnavailable
 
 VOICE_MIME = "audio/ogg; codecs=opus"
 STICKER_MIME = "image/webp"
@@ -33,18 +33,6 @@ IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")
 INSTALL_HINT = "install ffmpeg (Debian/Ubuntu: apt-get install ffmpeg) or send the audio as Ogg/Opus"
 
 T = TypeVar("T")
-
-
-class ConversionUnavailable(DomainError):
-    """The tool a conversion needs is missing (ffmpeg not installed, or built without libopus)."""
-
-    code = "conversion_unavailable"
-
-
-class ConversionFailed(ValidationFailed):
-    """The input could not be converted: not audio / not an image, damaged, or too slow to convert."""
-
-    code = "conversion_failed"
 
 
 def is_ogg_opus(data: bytes) -> bool:

@@ -16,6 +16,7 @@ may not import the core.
 from __future__ import annotations
 
 from wamux.core.ports.io import (
+    MediaConverter,
     MediaFetch,
     MediaFiles,
     MediaStore,
@@ -24,7 +25,9 @@ from wamux.core.ports.io import (
     WebhookPoster,
 )
 from wamux.core.ports.reads import (
+    MessageLookup,
     SentLookup,
+    UnreadLookup,
     UsageReader,
 )
 from wamux.core.ports.store import (
@@ -77,10 +80,12 @@ __all__ = [
     "IncomingMessage",
     "LinkConnected",
     "Location",
+    "MediaConverter",
     "MediaFetch",
     "MediaFiles",
     "MediaPayload",
     "MediaStore",
+    "MessageLookup",
     "MessageRef",
     "NotLinked",
     "NumberCheck",
@@ -102,6 +107,7 @@ __all__ = [
     "Transport",
     "TransportError",
     "TransportEvent",
+    "UnreadLookup",
     "UsageReader",
     "WebhookPoster",
     "WhatsAppSession",

@@ -55,3 +55,15 @@ class WebhookPoster(Protocol):
         """Never raises (but for cancellation): whatever stops the request is its outcome."""
 
     async def aclose(self) -> None: ...
+
+
+class MediaConverter(Protocol):
+    """Media made the way WhatsApp wants it: voice notes as Ogg/Opus (ffmpeg), stickers as 512x512 WebP."""
+
+    def voice_available(self) -> bool:
+        """Whether other audio can be turned into a voice note here (ffmpeg with libopus)."""
+
+    async def voice_note(self, data: bytes, mime_type: str | None) -> tuple[bytes, str]:
+        """(Ogg/Opus bytes, their MIME type); ConversionUnavailable without ffmpeg, ConversionFailed on bad input."""
+
+    async def sticker(self, data: bytes) -> bytes: ...

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 # ---- what the actor reads back (implemented by the read-model queries) -----------------------
 
@@ -13,6 +13,18 @@ class SentLookup(Protocol):
 
     async def sent_with_key(self, instance_id: str, key: str) -> tuple[str, int] | None:
         """(message id, sent at ms) of the instance's message sent with `key`, if any."""
+
+
+class MessageLookup(Protocol):
+    """One message of the instance's history as the messages read model holds it (caught up with the log)."""
+
+    async def message(self, instance_id: str, message_id: str) -> Mapping[str, Any] | None: ...
+
+
+class UnreadLookup(Protocol):
+    """The unread incoming messages of a chat (for read receipts)."""
+
+    async def unread_incoming(self, instance_id: str, chat_jid: str) -> Sequence[Mapping[str, Any]]: ...
 
 
 class UsageReader(Protocol):

@@ -11,17 +11,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wamux.core.usecases.chat_actions import ChatActionUseCases
 from wamux.core.usecases.contacts import ContactUseCases
 from wamux.core.usecases.instances import InstanceUseCases
 from wamux.core.usecases.messaging import MessagingUseCases
 from wamux.core.usecases.usage import UsageUseCases
 
-__all__ = ["ContactUseCases", "InstanceUseCases", "MessagingUseCases", "UsageUseCases", "UseCases"]
+__all__ = [
+    "ChatActionUseCases",
+    "ContactUseCases",
+    "InstanceUseCases",
+    "MessagingUseCases",
+    "UsageUseCases",
+    "UseCases",
+]
 
 
 @dataclass(frozen=True)
 class UseCases:
     instances: InstanceUseCases
     messaging: MessagingUseCases
+    chats: ChatActionUseCases
     contacts: ContactUseCases
     usage: UsageUseCases

@@ -48,10 +48,15 @@ from wamux.domain.events.instances import (
 from wamux.domain.events.messages import (
     MESSAGE_TYPES,
     ChatRead,
+    MessageEdited,
     MessageFailed,
+    MessageReaction,
     MessageReceived,
+    MessageRevoked,
     MessageSent,
     MessageStatusChanged,
+    PollVoted,
+    PresenceUpdated,
 )
 from wamux.domain.events.usage import ApiCallsRecorded, LimitExceeded
 from wamux.domain.events.users import (
@@ -85,11 +90,16 @@ __all__ = [
     "InstanceUpdated",
     "LimitExceeded",
     "LoggedOut",
+    "MessageEdited",
     "MessageFailed",
+    "MessageReaction",
     "MessageReceived",
+    "MessageRevoked",
     "MessageSent",
     "MessageStatusChanged",
     "PairingCodeRequested",
+    "PollVoted",
+    "PresenceUpdated",
     "QrReceived",
     "ReconnectRequested",
     "RecordedEvent",

@@ -28,6 +28,14 @@ class MessageSent(DomainEvent):
     media_size: int = 0
     media_path: str | None = None
     idempotency_key: str | None = None
+    # What a message of a richer kind carries (API-2 §1, §3); absent on plain messages.
+    quoted_message_id: str | None = None
+    mentions: list[str] = field(default_factory=list)  # JIDs
+    forwarded: bool = False
+    ptt: bool = False  # a voice note
+    location: dict[str, Any] | None = None  # {latitude, longitude, name, address}
+    contacts: list[dict[str, Any]] = field(default_factory=list)  # [{name, phone, vcard, organization}]
+    poll: dict[str, Any] | None = None  # {question, options, selectableCount}
 
 
 @register
@@ -62,6 +70,15 @@ class MessageReceived(DomainEvent):
     media_size: int = 0
     media_path: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    wa_type: str | None = None  # WhatsApp's name of the content (conversation, extendedTextMessage, ...)
+    # What a message of a richer kind carries (API-2 §1, §3); absent on plain messages.
+    quoted_message_id: str | None = None
+    mentions: list[str] = field(default_factory=list)  # JIDs
+    forwarded: bool = False
+    ptt: bool = False  # a voice note
+    location: dict[str, Any] | None = None  # {latitude, longitude, name, address}
+    contacts: list[dict[str, Any]] = field(default_factory=list)  # [{name, phone, vcard, organization}]
+    poll: dict[str, Any] | None = None  # {question, options, selectableCount}
 
 
 @register
@@ -81,7 +98,84 @@ class ChatRead(DomainEvent):
     type: ClassVar[str] = "chat_read"
     instance_id: str
     chat_jid: str
+    message_ids: list[str] = field(default_factory=list)  # incoming messages read receipts were sent for
+
+
+@register
+@dataclass(frozen=True)
+class MessageReaction(DomainEvent):
+    """A reaction to `message_id` by `sender_jid` (one per sender; `emoji == ""` removes it)."""
+
+    type: ClassVar[str] = "message_reaction"
+    instance_id: str
+    message_id: str  # the reacted-to message
+    chat_jid: str
+    sender_jid: str
+    emoji: str
+    from_me: bool = False
+    reaction_id: str | None = None  # WhatsApp's id of the reaction message itself, when we sent it
+
+
+@register
+@dataclass(frozen=True)
+class MessageEdited(DomainEvent):
+    type: ClassVar[str] = "message_edited"
+    instance_id: str
+    message_id: str
+    chat_jid: str
+    sender_jid: str
+    body: str
+    from_me: bool = False
+
+
+@register
+@dataclass(frozen=True)
+class MessageRevoked(DomainEvent):
+    """Deleted for everyone: history no longer serves its body or media."""
+
+    type: ClassVar[str] = "message_revoked"
+    instance_id: str
+    message_id: str
+    chat_jid: str
+    sender_jid: str
+    from_me: bool = False
+
+
+@register
+@dataclass(frozen=True)
+class PollVoted(DomainEvent):
+    """`sender_jid`'s whole current selection on the poll `message_id` (an empty list withdraws the vote)."""
+
+    type: ClassVar[str] = "poll_vote"
+    instance_id: str
+    message_id: str  # the poll
+    chat_jid: str
+    sender_jid: str
+    selected_options: list[str] = field(default_factory=list)
+    from_me: bool = False
+
+
+@register
+@dataclass(frozen=True)
+class PresenceUpdated(DomainEvent):
+    """Typing / recording / paused in a chat, or available / unavailable of a contact: delivered, not in history."""
+
+    type: ClassVar[str] = "presence_update"
+    instance_id: str
+    chat_jid: str
+    sender_jid: str
+    state: str
 
 
 # The topics the messages read model (history and chats) follows.
-MESSAGE_TYPES = type_names(MessageSent, MessageFailed, MessageReceived, MessageStatusChanged, ChatRead)
+MESSAGE_TYPES = type_names(
+    MessageSent,
+    MessageFailed,
+    MessageReceived,
+    MessageStatusChanged,
+    ChatRead,
+    MessageReaction,
+    MessageEdited,
+    MessageRevoked,
+    PollVoted,
+)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import trio
 from quart import Blueprint, Response, current_app, jsonify, request
 
-from wamux.core.commands import SendOutcome
+from wamux.core.usecases.messaging import SEND_AS
 from wamux.domain.errors import NotFound, ValidationFailed
 from wamux.domain.phones import to_jid
 from wamux.http.auth import current_user, owned_instance
 from wamux.http.bodies import body_limit, check_text_pairs, date_arg, int_arg, json_body, pagination, text_field
 from wamux.http.errors import ApiError
 from wamux.http.media_headers import served_mime, stored_media_headers
+from wamux.http.routes.message_actions import send_options, sent
 from wamux.http.services import Services
 from wamux.projections.messages import public_message
 
@@ -26,21 +29,12 @@ def services() -> Services:
     return s
 
 
-def _idempotency_key() -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    key = key.strip()
-    if not key or len(key) > 200:
-        raise ValidationFailed("Idempotency-Key must be 1..200 characters", details={"Idempotency-Key": "invalid"})
-    return key
-
-
-def sent(outcome: SendOutcome) -> Response:
-    response = jsonify({"id": outcome.message_id})
-    if outcome.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return response
+def _send_as(value: Any) -> str:
+    if value is None:
+        return "auto"
+    if value not in SEND_AS:
+        raise ValidationFailed("as must be auto, document, voice or sticker", details={"as": "invalid"})
+    return str(value)
 
 
 @bp.post("/api/whatsapp/<instance_id>/send")
@@ -49,10 +43,13 @@ async def send_text(instance_id: str) -> Response:
     body = await json_body()
     to = to_jid(text_field(body, "phone", max_len=100) or "")
     text = text_field(body, "message", max_len=MAX_TEXT) or ""
+    preview = body.get("linkPreview", False)
+    if not isinstance(preview, bool):
+        raise ValidationFailed("linkPreview must be true or false", details={"linkPreview": "invalid"})
     outcome = await services().usecases.messaging.send_text(
-        current_user(), instance_id, to, text, key=_idempotency_key()
+        current_user(), instance_id, to, text, send_options(body), link_preview=preview
     )
-    return sent(outcome)
+    return sent(outcome.message_id, outcome.replayed)
 
 
 @bp.post("/api/whatsapp/<instance_id>/send-media")
@@ -64,9 +61,16 @@ async def send_media(instance_id: str) -> Response:
     caption = text_field(body, "caption", required=False, max_len=MAX_TEXT)
     file_name = text_field(body, "filename", required=False, max_len=255)
     outcome = await services().usecases.messaging.send_url(
-        current_user(), instance_id, to, url, caption=caption, file_name=file_name, key=_idempotency_key()
+        current_user(),
+        instance_id,
+        to,
+        url,
+        caption=caption,
+        file_name=file_name,
+        send_as=_send_as(body.get("as")),
+        options=send_options(body),
     )
-    return sent(outcome)
+    return sent(outcome.message_id, outcome.replayed)
 
 
 @bp.post("/api/whatsapp/<instance_id>/send-file")
@@ -95,9 +99,15 @@ async def send_file(instance_id: str) -> Response:
         data,
         caption=form.get("caption") or None,
         file_name=upload.filename or None,
-        key=_idempotency_key(),
+        send_as=_send_as(form.get("as") or None),
+        options=send_options(
+            {
+                "quotedMessageId": form.get("quotedMessageId") or None,
+                "mentions": [m for m in (form.get("mentions") or "").split(",") if m.strip()],
+            }
+        ),
     )
-    return sent(outcome)
+    return sent(outcome.message_id, outcome.replayed)
 
 
 def _chat_jid(chat_id: str) -> str:
@@ -131,8 +141,8 @@ async def chat_messages(instance_id: str, chat_id: str) -> Response:
 
 @bp.post("/api/instances/<instance_id>/chats/<chat_id>/read")
 async def mark_read(instance_id: str, chat_id: str) -> Response:
-    await services().usecases.messaging.mark_read(current_user(), instance_id, _chat_jid(chat_id))
-    return jsonify({"success": True})
+    receipts = await services().usecases.chats.mark_read(current_user(), instance_id, _chat_jid(chat_id))
+    return jsonify({"success": True, "receipts": receipts})
 
 
 @bp.get("/api/instances/<instance_id>/messages/<message_id>/media")

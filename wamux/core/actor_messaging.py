@@ -1,0 +1,252 @@
+"""The actor's messaging commands: send (idempotency, limits, pacing), read receipts, reactions,
+edits, revokes, presence and number checks. Each runs in the actor's turn and appends what happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import asdict, replace
+from typing import Any, TypeVar
+
+import trio
+
+from wamux.core import commands as c
+from wamux.core.actor_base import ActorBase
+from wamux.core.inbound import poll_json
+from wamux.core.ports import MessageRef, NumberCheck, OutgoingMessage, TransportError
+from wamux.domain.errors import InstanceNotConnected, LimitExceeded, TransportFailed, Unavailable
+from wamux.domain.events import (
+    ChatRead,
+    MessageEdited,
+    MessageFailed,
+    MessageReaction,
+    MessageRevoked,
+    MessageSent,
+)
+from wamux.domain.events import LimitExceeded as LimitExceededEvent
+
+T = TypeVar("T")
+IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
+
+
+def content_fields(message: OutgoingMessage) -> dict[str, Any]:
+    """What a rich message adds to `message_sent` (quote, mentions, forward, location, cards, poll)."""
+    return {
+        "quoted_message_id": message.quoted.message_id if message.quoted else None,
+        "mentions": list(message.mentions),
+        "forwarded": message.forwarded,
+        "ptt": message.kind == "voice",
+        "location": asdict(message.location) if message.location else None,
+        "contacts": [asdict(card) for card in message.contacts],
+        "poll": poll_json(message.poll) if message.poll else None,
+    }
+
+
+class MessagingHandlers(ActorBase):
+    """Messaging commands of the instance actor (registered in `InstanceActor.HANDLERS`)."""
+
+    def _connected(self) -> None:
+        if self.status != "connected":
+            raise InstanceNotConnected(f"instance is not connected (status {self.status})")
+
+    async def _on_wire(self, call: Awaitable[T], what: str) -> T:
+        """Await one session call with the send timeout; its failure is the caller's 502/503."""
+        try:
+            with trio.fail_after(self.settings.send_timeout_s):
+                return await call
+        except trio.TooSlowError as exc:
+            raise Unavailable(f"WhatsApp did not answer the {what} in time") from exc
+        except TransportError as exc:
+            if exc.retryable:
+                raise Unavailable(f"WhatsApp did not accept the {what}: {exc}") from exc
+            raise TransportFailed(f"WhatsApp refused the {what}: {exc}") from exc
+
+    def _own(self, target: MessageRef) -> MessageRef:
+        """The target with our own JID as its sender when it is ours (history stores no sender for sends)."""
+        if target.from_me and not target.sender_jid:
+            return MessageRef(
+                target.message_id, target.chat_jid, self.instance.jid or "", True, target.body, target.message_type
+            )
+        return target
+
+    async def _send(self, cmd: c.Send) -> c.SendOutcome:
+        """Send with the instance's pacing; the id is answered only after `message_sent` is committed.
+
+        Idempotency is decided here, once: a key seen in the last 24 h (in this process, or in the
+        history after a restart) answers the first message's id without sending again.
+        """
+        key = cmd.idempotency_key
+        if key is not None:
+            seen = await self._sent_with_key(key)
+            if seen is not None:
+                return c.SendOutcome(seen, replayed=True)
+        if cmd.enforce_limits:
+            await self._enforce_limits(sending=True)
+        if self.status != "connected":
+            raise InstanceNotConnected(f"instance is not connected (status {self.status})")
+        message = cmd.message
+        if message.quoted is not None:
+            message = replace(message, quoted=self._own(message.quoted))  # a reply to our own message quotes us
+        interval = int(self.instance.settings.get("sendIntervalMs", 0) or 0)
+        wait_ms = self._next_send_ms - self.clock.now_ms()
+        if interval and wait_ms > 0:
+            await trio.sleep(wait_ms / 1000)
+        base: dict[str, Any] = {
+            "instance_id": self.id,
+            "to": message.to,
+            "message_type": message.kind,
+            "body": message.text,
+        }
+        try:
+            with trio.fail_after(self.settings.send_timeout_s):
+                message_id = await self.session.send(message)
+        except (TransportError, trio.TooSlowError) as exc:
+            reason = "timeout" if isinstance(exc, trio.TooSlowError) else str(exc) or exc.code
+            async with self._lock:
+                await self._append(
+                    MessageFailed(message_id=f"failed-{self.clock.now_ms()}-{self.version}", reason=reason, **base)
+                )
+            if isinstance(exc, TransportError) and not exc.retryable:
+                raise TransportFailed(f"WhatsApp refused the message: {reason}") from exc
+            raise Unavailable(f"WhatsApp did not accept the message: {reason}") from exc
+        finally:
+            self._next_send_ms = self.clock.now_ms() + interval
+        async with self._lock:
+            (recorded,) = await self._append(
+                MessageSent(
+                    message_id=message_id,
+                    caption=message.caption,
+                    mime_type=message.mime_type,
+                    file_name=message.file_name,
+                    media_size=len(message.data or b""),
+                    media_path=cmd.media_path,
+                    idempotency_key=key,
+                    **content_fields(message),
+                    **base,
+                )
+            )
+        if key is not None:
+            self._remember_idempotency(key, message_id, recorded.timestamp_ms)
+        return c.SendOutcome(message_id)
+
+    async def _sent_with_key(self, key: str) -> str | None:
+        now = self.clock.now_ms()
+        seen = self._idempotency.get(key)
+        if seen is None and self.deps.sent is not None:
+            seen = await self.deps.sent.sent_with_key(self.id, key)  # sent before a restart
+        if seen is not None and now - seen[1] < IDEMPOTENCY_TTL_MS:
+            return seen[0]
+        return None
+
+    def _remember_idempotency(self, key: str, message_id: str, ts: int) -> None:
+        self._idempotency[key] = (message_id, ts)
+        if len(self._idempotency) > 10_000:  # keep memory bounded: drop what is past the 24 h window
+            cutoff = ts - IDEMPOTENCY_TTL_MS
+            self._idempotency = {k: v for k, v in self._idempotency.items() if v[1] >= cutoff}
+
+    async def _mark_chat_read(self, cmd: c.MarkChatRead) -> None:
+        """Read receipts to WhatsApp for the unread incoming messages (one call per sender), then `chat_read`."""
+        sent: list[str] = []
+        if cmd.unread:
+            self._connected()
+            by_sender: dict[str, list[str]] = {}
+            for message_id, sender in cmd.unread:
+                by_sender.setdefault(sender or cmd.chat_jid, []).append(message_id)
+            for sender, ids in by_sender.items():
+                await self._on_wire(self.session.mark_read(cmd.chat_jid, sender, ids), "read receipts")
+                sent += ids
+        async with self._lock:
+            await self._append(ChatRead(instance_id=self.id, chat_jid=cmd.chat_jid, message_ids=sent))
+
+    async def _react(self, cmd: c.React) -> str:
+        self._connected()
+        target = self._own(cmd.target)
+        reaction_id = await self._on_wire(self.session.react(target, cmd.emoji), "reaction")
+        async with self._lock:
+            await self._append(
+                MessageReaction(
+                    instance_id=self.id,
+                    message_id=target.message_id,
+                    chat_jid=target.chat_jid,
+                    sender_jid=self.instance.jid or "",
+                    emoji=cmd.emoji,
+                    from_me=True,
+                    reaction_id=reaction_id,
+                )
+            )
+        return reaction_id
+
+    async def _edit(self, cmd: c.Edit) -> str:
+        self._connected()
+        target = self._own(cmd.target)
+        edit_id = await self._on_wire(self.session.edit(target, cmd.text), "edit")
+        async with self._lock:
+            await self._append(
+                MessageEdited(
+                    instance_id=self.id,
+                    message_id=target.message_id,
+                    chat_jid=target.chat_jid,
+                    sender_jid=target.sender_jid,
+                    body=cmd.text,
+                    from_me=True,
+                )
+            )
+        return edit_id
+
+    async def _revoke(self, cmd: c.Revoke) -> str:
+        self._connected()
+        target = self._own(cmd.target)
+        revoke_id = await self._on_wire(self.session.revoke(target), "deletion")
+        async with self._lock:
+            await self._append(
+                MessageRevoked(
+                    instance_id=self.id,
+                    message_id=target.message_id,
+                    chat_jid=target.chat_jid,
+                    sender_jid=target.sender_jid,
+                    from_me=target.from_me,
+                )
+            )
+        return revoke_id
+
+    async def _set_presence(self, cmd: c.SetPresence) -> None:
+        self._connected()
+        if cmd.chat_jid is None:
+            await self._on_wire(self.session.send_presence(cmd.state), "presence")
+        else:
+            await self._on_wire(self.session.send_chat_presence(cmd.chat_jid, cmd.state), "presence")
+
+    async def _check_numbers(self, cmd: c.CheckNumbers) -> list[NumberCheck]:
+        self._connected()
+        return await self._on_wire(self.session.check_numbers(list(cmd.phones)), "number check")
+
+    async def _enforce_limits(self, *, sending: bool) -> None:
+        """Raise LimitExceeded when over a limit; `limit_exceeded` is recorded once per period."""
+        gate = self.deps.limits
+        if gate is None:
+            return
+        reached = await gate.check(self.id, self.instance.limits, sending=sending)
+        if reached is None:
+            return
+        key = reached.period_key
+        if key not in self.limit_notified and not await gate.announced(self.id, key):
+            self.limit_notified.add(key)
+            async with self._lock:
+                await self._append(
+                    LimitExceededEvent(
+                        instance_id=self.id,
+                        exceeded_limits=list(reached.exceeded),
+                        usage=reached.usage.as_json(),
+                        limits=dict(reached.limits),
+                        period_key=key,
+                    )
+                )
+        raise LimitExceeded(
+            "usage limit reached for this period",
+            details={
+                "exceededLimits": list(reached.exceeded),
+                "usage": reached.usage.as_json(),
+                "limits": dict(reached.limits),
+                "period": key,
+            },
+        )
