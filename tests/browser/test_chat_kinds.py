@@ -7,13 +7,8 @@ fields. Screenshots: `chat-kinds.png` (every kind), `chat-replying.png` (the com
 
 from __future__ import annotations
 
-import base64
-import io
 import re
-import shutil
-import subprocess
 import time
-import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +17,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import login
+from tests.browser.media_samples import b64, png_picture, voice_note_ogg, wav_silence, webp_sticker
 from tests.browser.test_web_manager import create_instance, scan
 
 pytestmark = pytest.mark.browser
@@ -59,6 +55,10 @@ def wait_outbox(
         time.sleep(0.1)
 
 
+def sent_text(admin_http: httpx.Client, instance_id: str, body: str) -> Entry:
+    return wait_outbox(admin_http, instance_id, lambda e: e["type"] == "text" and e["body"] == body)
+
+
 def bubble(page: Any, message_id: str) -> Any:
     return page.locator(f'[data-testid="message"][data-message-id="{message_id}"]')
 
@@ -74,51 +74,6 @@ def open_menu(page: Any, message_id: str) -> Any:
     menu = bubble(page, message_id).get_by_test_id("message-menu")
     expect(menu).to_be_visible()
     return menu
-
-
-def voice_note_ogg(tmp: Path) -> bytes:
-    """One second of tone as Ogg/Opus (what WhatsApp plays as a voice note), made with ffmpeg."""
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg is not installed (apt-get install ffmpeg); the voice note is made with it")
-    target = tmp / "voice.ogg"
-    subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1"]
-        + ["-c:a", "libopus", "-y", str(target)],
-        check=True,
-        timeout=60,
-    )
-    return target.read_bytes()
-
-
-def wav_tone() -> bytes:
-    """Half a second of silence as WAV: audio the server must convert to Ogg/Opus for a voice note."""
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\0\0" * 4000)
-    return buf.getvalue()
-
-
-def png_picture(size: int = 64) -> bytes:
-    from PIL import Image  # Pillow comes with neonize
-
-    buf = io.BytesIO()
-    Image.new("RGB", (size, size), (10, 125, 90)).save(buf, "PNG")
-    return buf.getvalue()
-
-
-def webp_sticker() -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGBA", (512, 512), (240, 180, 40, 255)).save(buf, "WEBP")
-    return buf.getvalue()
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 # --- what arrives ------------------------------------------------------------------------------------------
@@ -177,7 +132,9 @@ def test_chat_view_shows_every_kind_of_message_live(
     expect(location).to_contain_text("Brandenburg Gate")
     expect(location.get_by_test_id("location-coords")).to_have_text("52.51628, 13.37770")
     link = location.get_by_test_id("location-link")
-    expect(link).to_have_attribute("href", re.compile(r"^https://www\.openstreetmap\.org/\?mlat=52\.51628&mlon=13\.37770"))
+    expect(link).to_have_attribute(
+        "href", re.compile(r"^https://www\.openstreetmap\.org/\?mlat=52\.51628&mlon=13\.37770")
+    )
     expect(link).to_have_attribute("rel", re.compile("noopener"))
 
     # A contact card: the name and the phone, with a way to write to them.
@@ -195,9 +152,7 @@ def test_chat_view_shows_every_kind_of_message_live(
     # A voice note plays (the real Ogg/Opus loads: the player knows its length); a sticker is a picture.
     audio = bubble(page, voice).get_by_test_id("message-voice").get_by_test_id("message-audio")
     expect(audio).to_have_attribute("src", re.compile(r"^blob:"))
-    page.wait_for_function(
-        "el => el.readyState >= 1 && el.duration > 0.5", arg=audio.element_handle(), timeout=10_000
-    )
+    page.wait_for_function("el => el.readyState >= 1 && el.duration > 0.5", arg=audio.element_handle(), timeout=10_000)
     sticker_img = bubble(page, sticker).get_by_test_id("message-sticker")
     expect(sticker_img).to_have_attribute("src", re.compile(r"^blob:"))
     page.wait_for_function("el => el.complete && el.naturalWidth === 512", arg=sticker_img.element_handle())
@@ -260,7 +215,7 @@ def test_composer_replies_reacts_edits_and_deletes(page: Any, admin_http: httpx.
     shot(page, "chat-replying")
     page.get_by_test_id("composer-send").click()
     expect(bar).to_have_count(0)
-    sent = wait_outbox(admin_http, instance_id, lambda e: e["type"] == "text" and e["body"] == "Sure, here it is")
+    sent = sent_text(admin_http, instance_id, "Sure, here it is")
     assert sent["quotedMessageId"] == asked
     mine = sent["id"]
     expect(bubble(page, mine).get_by_test_id("message-quote")).to_contain_text("Can you send the address?")
@@ -300,7 +255,7 @@ def test_composer_replies_reacts_edits_and_deletes(page: Any, admin_http: httpx.
     # Delete for everyone, after a confirmation.
     page.get_by_test_id("composer-input").fill("wrong chat, sorry")
     page.get_by_test_id("composer-send").click()
-    wrong = wait_outbox(admin_http, instance_id, lambda e: e["type"] == "text" and e["body"] == "wrong chat, sorry")["id"]
+    wrong = sent_text(admin_http, instance_id, "wrong chat, sorry")["id"]
     open_menu(page, wrong).get_by_test_id("action-delete").click()
     expect(page.get_by_test_id("confirm-dialog")).to_be_visible()
     page.get_by_test_id("confirm-ok").click()
@@ -312,7 +267,7 @@ def test_composer_replies_reacts_edits_and_deletes(page: Any, admin_http: httpx.
     # What the server refuses shows its text: this message was deleted (elsewhere) while being edited.
     page.get_by_test_id("composer-input").fill("typo hree")
     page.get_by_test_id("composer-send").click()
-    typo = wait_outbox(admin_http, instance_id, lambda e: e["type"] == "text" and e["body"] == "typo hree")["id"]
+    typo = sent_text(admin_http, instance_id, "typo hree")["id"]
     open_menu(page, typo).get_by_test_id("action-edit").click()
     r = admin_http.delete(f"/api/whatsapp/{instance_id}/messages/{typo}")
     assert r.status_code == 200, r.text
@@ -384,7 +339,7 @@ def test_composer_sends_a_location_a_poll_and_files_and_shows_typing(
     # A file as a voice note (the server converts the WAV to Ogg/Opus) and a picture as a sticker.
     page.get_by_test_id("composer-attach").click()
     page.get_by_test_id("attach-file").set_input_files(
-        files=[{"name": "hello.wav", "mimeType": "audio/wav", "buffer": wav_tone()}]
+        files=[{"name": "hello.wav", "mimeType": "audio/wav", "buffer": wav_silence()}]
     )
     page.get_by_test_id("attach-as").select_option("voice")
     page.get_by_test_id("attach-send").click()

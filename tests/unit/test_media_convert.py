@@ -200,3 +200,11 @@ async def test_the_converter_runs_both_in_worker_threads() -> None:
     assert is_webp(await converter.sticker(png_bytes((10, 10))))
     with pytest.raises(ConversionFailed):
         await converter.voice_note(b"junk", None)
+
+
+def test_a_failed_conversion_names_no_path_of_the_server() -> None:
+    with pytest.raises(ConversionFailed) as failed:
+        to_voice_note(b"not audio at all" * 10, "audio/wav")
+    message = str(failed.value)
+    assert "wamux-voice-" not in message and tempfile.gettempdir() not in message
+    assert "input" in message  # ffmpeg's own words, with the file named by its role

@@ -17,10 +17,12 @@ from wamux.adapters.readmodels.sqlite import SQLiteReadModelStore
 from wamux.core.queries import Page, ReadQueries
 from wamux.domain.events import (
     ApiCallsRecorded,
+    ChatRead,
     ContactSaved,
     DomainEvent,
     InstanceCreated,
     LimitExceeded,
+    MessageReceived,
     MessageSent,
     RecordedEvent,
     UserActive,
@@ -169,6 +171,25 @@ async def test_one_message_by_id_and_by_idempotency_key(view: CatchingUpView, qu
 
 
 # ---- contacts --------------------------------------------------------------------------------
+
+
+async def test_unread_incoming_are_the_chats_latest_incoming_as_many_as_unread(
+    view: CatchingUpView, queries: ReadQueries
+) -> None:
+    def incoming(message_id: str, chat: str) -> MessageReceived:
+        return MessageReceived(
+            instance_id=A, message_id=message_id, chat_jid=chat, sender_jid=chat, message_type="text", body="hi"
+        )
+
+    view.record(A, incoming("old", X), T0)
+    view.record(A, ChatRead(instance_id=A, chat_jid=X), T0 + 1)
+    view.record(A, incoming("in-1", X), T0 + 2)
+    view.record(A, sent(A, "ours", X), T0 + 3)
+    view.record(A, incoming("in-2", X), T0 + 4)
+    view.record(A, incoming("elsewhere", Y), T0 + 5)
+    unread = await queries.unread_incoming(A, X)
+    assert [m["messageId"] for m in unread] == ["in-2", "in-1"]
+    assert await queries.unread_incoming(A, "nobody@s.whatsapp.net") == []
 
 
 async def test_contacts_page_searches_filters_groups_and_orders_by_name(

@@ -109,8 +109,11 @@ class ReadQueries:
             unread = min(int((chat or {}).get("unreadCount") or 0), at_most)
             if not unread:
                 return []
-            where = {"instanceId": instance_id, "remoteJid": chat_jid, "fromMe": False}
-            return rm.find(MESSAGES, Query(where=where, order=(("createdMs", True), ("position", True)), limit=unread))
+            # `fromMe` is no indexed field: read the chat's latest messages and keep the incoming ones.
+            where = {"instanceId": instance_id, "remoteJid": chat_jid}
+            order = (("createdMs", True), ("position", True))
+            latest = rm.find(MESSAGES, Query(where=where, order=order, limit=unread * 4 + 50))
+            return [m for m in latest if not m.get("fromMe")][:unread]
 
         return await self._read(("messages",), read)
 

@@ -8,7 +8,6 @@ message the row set does not know is ignored, as WhatsApp ignores it.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from wamux.domain.clock import iso_ms
@@ -52,7 +51,8 @@ CHATS = Collection(
 STATUS_RANK = {"pending": 0, "failed": 0, "sent": 1, "received": 1, "delivered": 2, "read": 3, "played": 3}
 
 # Bookkeeping a row keeps but the API does not show. `pollVoters` is {voter: [option texts]}: each
-# voter's current selection, from which `poll.votes` is counted.
+# voter's current selection, from which `poll.votes` is counted. A stored reaction also keeps `fromMe`
+# (so ours replace ours whatever device sent them); the API shows each as `{from, emoji}`.
 HIDDEN_FIELDS = ("mediaPath", "createdMs", "position", "idempotencyKey", "pollVoters")
 
 # What an event that refers to an earlier message changes in its row.
@@ -370,7 +370,7 @@ def _refresh_last_message(session: ReadSession, doc: dict[str, Any]) -> None:
 
 def _public(doc: dict[str, Any]) -> dict[str, Any]:
     """A message row as the API shows it: bookkeeping removed, the fields of every kind present."""
-    out = {k: copy.deepcopy(v) for k, v in doc.items() if k not in HIDDEN_FIELDS}
+    out = {k: v for k, v in doc.items() if k not in HIDDEN_FIELDS}
     for name, value in rich_defaults().items():
         out.setdefault(name, value)
     out["reactions"] = [{"from": r.get("from"), "emoji": r.get("emoji")} for r in out["reactions"] or []]

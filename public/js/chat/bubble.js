@@ -15,6 +15,8 @@ const TICKS = {
   failed: ["!", "failed"],
 };
 
+const MEDIA_KINDS = new Set(["voice", "sticker", "image", "video", "audio", "document"]);
+
 /** Keys of a message that do not change what its bubble shows (the ticks are updated on their own). */
 const QUIET_KEYS = new Set(["status", "statusUpdatedAt", "updatedAt"]);
 
@@ -135,7 +137,7 @@ function content(m, env, li) {
   else if (kind === "contact" && m.contacts?.length) parts.push(contactsBlock(m.contacts, env.chatHref));
   else if (kind === "poll" && m.poll) parts.push(pollBlock(m.poll));
   else if (["location", "contact", "poll"].includes(kind)) parts.push(h("div", { testid: "message-text" }, summary(m)));
-  else if (m.hasMedia || m.mediaUrl) {
+  else if (m.hasMedia || m.mediaUrl || MEDIA_KINDS.has(kind)) {
     // Keep the loaded media element across redraws (an edit of the caption must not fetch it again).
     if (!li.media) li.media = mediaNode(m, env);
     parts.push(li.media);

@@ -9,7 +9,8 @@ import { authorOf, summary } from "./kinds.js";
 
 const POLL_MIN = 2;
 const POLL_MAX = 12;
-const SEND_AS = [
+// How a file goes out (`as` of send-file and send-media), in words for people.
+export const SEND_AS = [
   ["auto", "As it is (photo, video, audio or file, by its type)"],
   ["document", "File"],
   ["voice", "Voice note"],

@@ -4,11 +4,13 @@ import { meta } from "../meta.js";
 import { clear, errorBox, field, fmtDate, h } from "../ui.js";
 
 let connection = []; // the events that change the instance's status, from GET /api/meta
+// What happens in chats: messages and what is done to them, poll votes, typing.
+const isChat = (t) => t.startsWith("message") || t === "poll_vote" || t === "presence_update";
 const GROUPS = {
   "": () => true,
-  messages: (t) => t.startsWith("message"),
+  messages: isChat,
   connection: (t) => connection.includes(t),
-  other: (t) => !t.startsWith("message") && !connection.includes(t),
+  other: (t) => !isChat(t) && !connection.includes(t),
 };
 const MAX_SHOWN = 200;
 
@@ -40,7 +42,8 @@ export function render(root, ctx) {
 
   function item(e) {
     const data = e.data || {};
-    const summary = data.body ?? data.status ?? data.reason ?? "";
+    const votes = Array.isArray(data.selectedOptions) ? data.selectedOptions.join(", ") : null;
+    const summary = data.body ?? data.emoji ?? votes ?? data.state ?? data.status ?? data.reason ?? "";
     return h(
       "li",
       { testid: "feed-item", dataset: { type: e.type } },

@@ -1,7 +1,9 @@
-// Send: text, media by URL, or an uploaded file (POST /api/whatsapp/{id}/send | send-media | send-file).
+// Send: text, media by URL, or an uploaded file (POST /api/whatsapp/{id}/send | send-media | send-file); a file goes
+// as it is, as a file, as a voice note or as a sticker (`as`).
 
 import { api, enc } from "../api.js";
 import { meta } from "../meta.js";
+import { SEND_AS } from "../chat/composer.js";
 import { busy, clear, field, fmtBytes, h } from "../ui.js";
 
 export function render(root, ctx) {
@@ -42,9 +44,10 @@ export function render(root, ctx) {
   const mUrl = field("Media URL", { type: "url", required: true, placeholder: "https://example.com/picture.jpg", testid: "media-url" }, "The server downloads it; its content type decides image, video, audio or document.");
   const mCaption = field("Caption", { type: "text", testid: "media-caption" });
   const mFilename = field("File name", { type: "text", testid: "media-filename" }, "Optional, for documents.");
+  const mAs = field("Send as", { tag: "select", testid: "media-as", options: SEND_AS });
   const mSubmit = h("button.btn.btn-primary", { type: "submit", testid: "media-submit" }, "Send media");
   const mResult = h("div", { testid: "send-media-result", "aria-live": "polite", dataset: { errorTestid: "send-error" } });
-  const mediaForm = h("form.card", { testid: "send-media-form" }, h("h2", "Media by URL"), mPhone, mUrl, mCaption, mFilename, h("div.row", mSubmit), mResult);
+  const mediaForm = h("form.card", { testid: "send-media-form" }, h("h2", "Media by URL"), mPhone, mUrl, mCaption, mFilename, mAs, h("div.row", mSubmit), mResult);
   mediaForm.addEventListener("submit", (ev) => {
     ev.preventDefault();
     busy(mSubmit, mResult, async () => {
@@ -52,6 +55,7 @@ export function render(root, ctx) {
       const body = { phone, url: mUrl.input.value.trim() };
       if (mCaption.input.value) body.caption = mCaption.input.value;
       if (mFilename.input.value) body.filename = mFilename.input.value;
+      if (mAs.input.value !== "auto") body.as = mAs.input.value;
       resultLine(mResult, await api.post(`${base}/send-media`, body), phone);
     });
   });
@@ -60,9 +64,10 @@ export function render(root, ctx) {
   const fPhone = field("To", { type: "text", inputmode: "tel", required: true, testid: "file-phone" }, phoneHint);
   const fFile = field("File", { type: "file", required: true, testid: "file-input" });
   const fCaption = field("Caption", { type: "text", testid: "file-caption" });
+  const fAs = field("Send as", { tag: "select", testid: "file-as", options: SEND_AS });
   const fSubmit = h("button.btn.btn-primary", { type: "submit", testid: "file-submit" }, "Upload and send");
   const fResult = h("div", { testid: "send-file-result", "aria-live": "polite", dataset: { errorTestid: "send-error" } });
-  const fileForm = h("form.card", { testid: "send-file-form" }, h("h2", "Upload a file"), fPhone, fFile, fCaption, h("div.row", fSubmit), fResult);
+  const fileForm = h("form.card", { testid: "send-file-form" }, h("h2", "Upload a file"), fPhone, fFile, fCaption, fAs, h("div.row", fSubmit), fResult);
   fileForm.addEventListener("submit", (ev) => {
     ev.preventDefault();
     busy(fSubmit, fResult, async () => {
@@ -74,6 +79,7 @@ export function render(root, ctx) {
       const form = new FormData();
       form.append("phone", phone);
       if (fCaption.input.value) form.append("caption", fCaption.input.value);
+      if (fAs.input.value !== "auto") form.append("as", fAs.input.value);
       form.append("file", file, file.name);
       resultLine(fResult, await api.upload(`${base}/send-file`, form), phone);
       fFile.input.value = "";

@@ -92,7 +92,10 @@ def to_voice_note(
     if done.returncode != 0 and "libopus" in errors and ("Unknown encoder" in errors or "not found" in errors):
         raise ConversionUnavailable(f"this ffmpeg has no Opus encoder (libopus): {INSTALL_HINT}")
     if done.returncode != 0 or not is_ogg_opus(output):
-        reason = errors.splitlines()[-1] if errors else "no audio stream"
+        # ffmpeg names its files in its messages: the caller sees "input", never a path of this server.
+        last = errors.splitlines()[-1] if errors else ""
+        reason = last.replace(str(source), "input").replace(str(target), "output").replace(tmp, "").strip()
+        reason = reason or "no audio stream"
         raise ConversionFailed(
             f"{what} could not be converted to a voice note: {reason}", details={"file": "not audio"}
         )
