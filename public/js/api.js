@@ -123,6 +123,7 @@ export const api = {
   put: (path, json, opts = {}) => request("PUT", path, { ...opts, json: json ?? {} }),
   del: (path, opts) => request("DELETE", path, opts),
   upload: (path, form, opts = {}) => request("POST", path, { ...opts, form }),
+  uploadPut: (path, form, opts = {}) => request("PUT", path, { ...opts, form }),
 };
 
 export const enc = encodeURIComponent;

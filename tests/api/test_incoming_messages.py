@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +30,7 @@ from tests.api.test_rich_messaging import (
     row,
     send,
 )
-from tests.harness import Api, wait_for
+from tests.harness import Api, ServerProcess, wait_for
 from tests.receiver import Receiver
 
 
@@ -185,13 +187,13 @@ async def play_the_story(api: Api, iid: str) -> dict[str, str]:
 
 @pytest.mark.store_matters
 async def test_the_story_agrees_everywhere_and_survives_rebuild_and_switch(
-    server_factory, provider: str, request: pytest.FixtureRequest, tmp_path
+    server_factory: Callable[..., ServerProcess], provider: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     data = tmp_path / "story"
     srv = server_factory(data)
     with Receiver() as rx:
         async with Api(srv.url, token=srv.admin_token()) as api:
-            hook = {"webhookUrl": rx.on("/story"), "webhookEnabled": True, "retryInterval": 100}
+            hook: dict[str, Any] = {"webhookUrl": rx.on("/story"), "webhookEnabled": True, "retryInterval": 100}
             iid = await api.connected_instance("Story", phone=ME, **hook)
             ids = await play_the_story(api, iid)
 

@@ -334,7 +334,7 @@ async def test_send_pacing_spaces_sends_in_arrival_order(admin: Api) -> None:
         for i in range(4):
 
             async def send(i: int = i) -> None:
-                await trio.sleep(i * 0.1)  # arrival order 0, 1, 2, 3 (well apart: a loaded machine reorders close requests)
+                await trio.sleep(i * 0.1)  # arrival order 0..3, well apart: a loaded machine reorders close ones
                 r = await admin.post(f"/api/whatsapp/{iid}/send", json={"phone": "79001234567", "message": f"p{i}"})
                 assert r.status_code == 200
 

@@ -195,8 +195,8 @@ async def test_location_contacts_and_polls(admin: Api) -> None:
         (["a", "b"], {"selectableCount": 3}),
         (["a", "b"], {"selectableCount": 0}),
     ):
-        body = {"phone": BOB, "question": "Q?", "options": options, **extra}
-        await refused(admin, iid, "POST", "send-poll", body, 400, "validation_error")
+        poll_body: dict[str, Any] = {"phone": BOB, "question": "Q?", "options": options, **extra}
+        await refused(admin, iid, "POST", "send-poll", poll_body, 400, "validation_error")
     await refused(admin, iid, "POST", "send-poll", {"phone": BOB, "options": ["a", "b"]}, 400, "validation_error")
 
 

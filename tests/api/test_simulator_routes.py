@@ -1,4 +1,5 @@
-"""The simulator's routes over HTTP (API-2 §9): every incoming kind, presence, the directory, the outbox."""
+"""The simulator's routes over HTTP (API-2 §9): every incoming kind, presence, the directory, groups and group
+events, calls, the outbox."""
 
 from __future__ import annotations
 
@@ -8,10 +9,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.harness import Api, ServerProcess
+from tests.harness import Api, ServerProcess, poll
 
 SIM = "/api/simulator/instances/{}"
 FROM = "79005550001"
+FROM_JID = f"{FROM}@s.whatsapp.net"
+FROM_LID = "123456789012345@lid"
+ME = "79001234567"  # the phone `connected_instance` links
+ANN, CARL = "79005550002", "79005550003"
+GROUP_ID = "120363012345678901@g.us"
 B64 = base64.b64encode(b"OggS-ish bytes").decode()
 
 
@@ -160,6 +166,8 @@ async def test_directory(admin: Api) -> None:
         ({"numbers": [{"phone": FROM, "exists": "yes"}]}, "numbers[0].exists"),
         ({"numbers": [{"phone": FROM, "exists": True, "lid": "12@g.us"}]}, "numbers[0].lid"),
         ({"numbers": [{"phone": FROM, "exists": True, "name": "a\nb"}]}, "numbers[0]"),
+        ({"numbers": [{"phone": FROM, "exists": True, "isBusiness": "yes"}]}, "numbers[0]"),
+        ({"numbers": [{"phone": FROM, "exists": True, "about": 7}]}, "numbers[0]"),
     ):
         bad(await admin.put(sim(iid, "directory"), json=body), field)
 
@@ -173,6 +181,9 @@ async def test_the_new_routes_are_admin_only(server: ServerProcess, admin: Api) 
             ("POST", "presence", {"from": FROM, "state": "typing"}),
             ("PUT", "directory", {"numbers": []}),
             ("POST", "incoming", {"from": FROM, "type": "revoke", "messageId": "3EB0A"}),
+            ("PUT", "groups", {"groups": []}),
+            ("POST", "group-event", {"groupId": GROUP_ID, "action": "updated", "subject": "x"}),
+            ("POST", "call", {"from": FROM}),
         ):
             r = await plain.http.request(method, sim(iid, route), json=body)
             assert r.status_code == 403, (route, r.text)
@@ -189,3 +200,205 @@ async def test_the_outbox_shows_what_a_send_carries(admin: Api) -> None:
     entry = (await admin.get(sim(iid, "outbox"))).json()["messages"][-1]
     assert entry["id"] == r.json()["id"] and entry["type"] == "text" and entry["body"] == "hello"
     assert {"to", "caption", "mimeType", "fileName", "size", "quotedMessageId", "mentions", "forwarded"} <= set(entry)
+
+
+async def account_events(api: Api, iid: str, types: str) -> list[dict[str, Any]]:
+    r = await api.get(f"/api/instances/{iid}/events", params={"types": types, "limit": 1000})
+    assert r.status_code == 200, r.text
+    return list(r.json()["events"])
+
+
+def jid(phone: str) -> str:
+    return f"{phone}@s.whatsapp.net"
+
+
+INVALID_GROUP_EVENTS: list[tuple[dict[str, Any], str]] = [
+    ({"action": "add", "participants": [FROM]}, "groupId"),
+    ({"groupId": "not-a-group", "action": "add", "participants": [FROM]}, "groupId"),
+    ({"groupId": GROUP_ID}, "action"),
+    ({"groupId": GROUP_ID, "action": "left"}, "action"),
+    ({"groupId": GROUP_ID, "action": "add"}, "participants"),
+    ({"groupId": GROUP_ID, "action": "add", "participants": []}, "participants"),
+    ({"groupId": GROUP_ID, "action": "add", "participants": [FROM] * 257}, "participants"),
+    ({"groupId": GROUP_ID, "action": "remove", "participants": ["nope"]}, "participants[0]"),
+    ({"groupId": GROUP_ID, "action": "remove", "participants": [GROUP_ID]}, "participants[0]"),
+    ({"groupId": GROUP_ID, "action": "updated"}, "subject"),
+    ({"groupId": GROUP_ID, "action": "updated", "locked": "yes"}, "locked"),
+    ({"groupId": GROUP_ID, "action": "updated", "subject": "a\nb"}, "subject"),
+    ({"groupId": GROUP_ID, "action": "updated", "subject": "x" * 101}, "subject"),
+    ({"groupId": GROUP_ID, "action": "add", "participants": [FROM], "subject": "x"}, "subject"),
+    ({"groupId": GROUP_ID, "action": "joined", "by": "nope"}, "by"),
+    ({"groupId": GROUP_ID, "action": "joined", "participants": "x"}, "participants"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"), INVALID_GROUP_EVENTS, ids=[f"{b.get('action')}-{f}" for b, f in INVALID_GROUP_EVENTS]
+)
+async def test_group_event_refuses_bad_fields(admin: Api, body: dict[str, Any], field: str) -> None:
+    iid = (await admin.create_instance("Sim bad group event"))["id"]  # checked before the network is asked
+    bad(await admin.post(sim(iid, "group-event"), json=body), field)
+
+
+async def test_groups_and_calls_refuse_bad_fields(admin: Api) -> None:
+    iid = (await admin.create_instance("Sim bad groups"))["id"]
+    good = {"id": GROUP_ID, "subject": "Team"}
+    for body, field in (
+        ({}, "groups"),
+        ({"groups": [1]}, "groups[0]"),
+        ({"groups": [{"subject": "Team"}]}, "groups[0].id"),
+        ({"groups": [{"id": "abc", "subject": "Team"}]}, "groups[0].id"),
+        ({"groups": [{"id": GROUP_ID}]}, "groups[0]"),
+        ({"groups": [{**good, "subject": "x" * 101}]}, "groups[0]"),
+        ({"groups": [{**good, "locked": "yes"}]}, "groups[0]"),
+        ({"groups": [{**good, "participants": {"phone": FROM}}]}, "groups[0].participants"),
+        ({"groups": [{**good, "participants": [FROM]}]}, "groups[0].participants[0]"),
+        ({"groups": [{**good, "participants": [{"phone": "x"}]}]}, "groups[0].participants[0].phone"),
+        ({"groups": [{**good, "participants": [{"phone": FROM_LID}]}]}, "groups[0].participants[0].phone"),
+        ({"groups": [{**good, "participants": [{"phone": FROM, "isAdmin": 1}]}]}, "groups[0].participants[0]"),
+        ({"groups": [{**good, "participants": [{"phone": FROM, "lid": "1@g.us"}]}]}, "groups[0].participants[0].lid"),
+    ):
+        bad(await admin.put(sim(iid, "groups"), json=body), field)
+    for body, field in (
+        ({}, "from"),
+        ({"from": "nope"}, "from"),
+        ({"from": GROUP_ID}, "from"),
+        ({"from": FROM, "isVideo": "yes"}, "isVideo"),
+        ({"from": FROM, "isGroup": 1}, "isGroup"),
+        ({"from": FROM, "callId": 5}, "callId"),
+    ):
+        bad(await admin.post(sim(iid, "call"), json=body), field)
+    # Staging needs no connection; what arrives does.
+    assert (await admin.put(sim(iid, "groups"), json={"groups": [good]})).json() == {"success": True, "count": 1}
+    r = await admin.post(sim(iid, "call"), json={"from": FROM})
+    assert r.status_code == 409, r.text
+    r = await admin.post(sim(iid, "group-event"), json={"groupId": GROUP_ID, "action": "updated", "subject": "x"})
+    assert r.status_code == 409, r.text
+
+
+async def test_group_events_change_the_simulated_group_and_arrive(admin: Api) -> None:
+    iid = await admin.connected_instance("Sim group events")
+    event = sim(iid, "group-event")
+    steps: list[dict[str, Any]] = [
+        {"action": "joined", "subject": "Party", "participants": [ANN], "by": FROM},
+        {"action": "updated", "subject": "Renamed", "locked": True, "by": FROM},
+        {"action": "add", "participants": [CARL], "by": FROM},
+        {"action": "promote", "participants": [ME], "by": FROM},
+        {"action": "remove", "participants": [ANN], "by": FROM},
+    ]
+    for step in steps:
+        r = await admin.post(event, json={"groupId": GROUP_ID.removesuffix("@g.us"), **step})
+        assert r.status_code == 200 and r.json() == {"success": True}, (step, r.text)
+    # What WhatsApp would not send: the network refuses it, and nothing arrives.
+    for body, status in (
+        ({"action": "joined", "subject": "Again"}, 409),  # already in it
+        ({"action": "add", "participants": [CARL]}, 409),  # already a member
+        ({"action": "remove", "participants": [ANN]}, 409),  # no longer one
+        ({"groupId": "120363000000000009@g.us", "action": "updated", "subject": "x"}, 404),
+        ({"groupId": "120363000000000009@g.us", "action": "joined"}, 400),  # a new group needs its subject
+    ):
+        r = await admin.post(event, json={"groupId": GROUP_ID, **body})
+        assert r.status_code == status, (body, r.text)
+    types = "group_joined,group_updated,group_participants"
+    arrived = await poll(lambda: account_events(admin, iid, types), lambda e: len(e) >= len(steps))
+    assert [(e["type"], e["data"].get("action")) for e in arrived] == [
+        ("group_joined", None),
+        ("group_updated", None),
+        ("group_participants", "add"),
+        ("group_participants", "promote"),
+        ("group_participants", "remove"),
+    ]
+    joined, updated, added, promoted, removed = (e["data"] for e in arrived)
+    assert (joined["groupId"], joined["subject"], joined["by"]) == (GROUP_ID, "Party", FROM_JID)
+    assert (updated["subject"], updated["locked"], updated["by"]) == ("Renamed", True, FROM_JID)
+    assert (added["participants"], promoted["participants"], removed["participants"]) == (
+        [jid(CARL)],
+        [jid(ME)],
+        [jid(ANN)],
+    )
+    # Promoted by another member: the account may now edit the locked group.
+    r = await admin.get(f"/api/whatsapp/{iid}/groups/{GROUP_ID}")
+    assert r.status_code == 200, r.text
+    mine = [p for p in r.json()["participants"] if p["jid"] == jid(ME)]
+    assert mine and mine[0]["isAdmin"] is True, r.text
+
+
+async def test_staged_groups_follow_whatsapps_rules(admin: Api) -> None:
+    iid = await admin.connected_instance("Sim staged groups")
+    await admin.put(sim(iid, "directory"), json={"numbers": [{"phone": p, "exists": True} for p in (FROM, CARL)]})
+    ours, theirs = "120363000000000011@g.us", "120363000000000012@g.us"
+    groups = [
+        {"id": ours, "subject": "Ours", "participants": [{"phone": ME, "isAdmin": True}, {"phone": FROM}]},
+        {"id": theirs, "subject": "Theirs", "locked": True, "participants": [{"phone": FROM, "isSuperAdmin": True}]},
+    ]
+    assert (await admin.put(sim(iid, "groups"), json={"groups": groups})).json() == {"success": True, "count": 2}
+    listed = (await admin.get(f"/api/whatsapp/{iid}/groups", params={"refresh": "true"})).json()["groups"]
+    assert sorted(g["id"] for g in listed) == [ours, theirs]
+    base = f"/api/whatsapp/{iid}/groups"
+    r = await admin.post(f"{base}/{theirs}/participants", json={"action": "add", "participants": [CARL]})
+    assert r.status_code == 403 and r.json()["code"] == "not_group_admin", r.text
+    r = await admin.post(f"{base}/{ours}/participants", json={"action": "add", "participants": [CARL, FROM, ANN]})
+    assert r.status_code == 200, r.text
+    assert r.json()["results"] == [
+        {"jid": jid(CARL), "status": "ok"},
+        {"jid": jid(FROM), "status": "conflict"},  # already in it
+        {"jid": jid(ANN), "status": "not_found"},  # not on WhatsApp, by the directory
+    ]
+    first = (await admin.get(f"{base}/{ours}/invite")).json()
+    second = (await admin.post(f"{base}/{ours}/invite/revoke")).json()
+    assert first["code"] != second["code"] and second["link"] == "https://chat.whatsapp.com/" + second["code"]
+    assert (await admin.post(f"{base}/{ours}/leave")).status_code == 200
+    r = await admin.post(f"{base}/join", json={"link": first["link"]})  # revoked: WhatsApp knows no such link
+    assert r.status_code >= 400, r.text
+    r = await admin.post(f"{base}/join", json={"link": second["link"]})
+    assert r.status_code == 200 and r.json() == {"groupId": ours}, r.text
+    ops = [m for m in (await admin.get(sim(iid, "outbox"))).json()["messages"] if m["type"] == "group_op"]
+    assert [o["op"] for o in ops] == ["participants", "revoke_invite", "leave", "join"]
+    assert ops[0]["to"] == ours and ops[0]["results"][0] == {"jid": jid(CARL), "status": "ok"}
+
+
+async def test_a_call_arrives_and_is_rejected_when_the_settings_say_so(admin: Api) -> None:
+    settings = {"rejectCalls": True, "rejectCallMessage": "Busy, write to me"}
+    rejecting = await admin.connected_instance("Sim calls rejected", settings=settings)
+    ringing = await admin.connected_instance("Sim calls ringing")
+    ids = {}
+    for iid in (rejecting, ringing):
+        r = await admin.post(sim(iid, "call"), json={"from": FROM, "isVideo": True})
+        assert r.status_code == 200 and r.json()["success"] is True, r.text
+        ids[iid] = r.json()["callId"]
+    assert ids[rejecting] != ids[ringing]
+    for iid, rejected in ((rejecting, True), (ringing, False)):
+        [call] = await poll(lambda iid=iid: account_events(admin, iid, "call_received"), lambda e: len(e) == 1)
+        data = call["data"]
+        assert (data["callId"], data["from"], data["isVideo"], data["rejected"]) == (ids[iid], FROM_JID, True, rejected)
+    outbox = (await admin.get(sim(rejecting, "outbox"))).json()["messages"]
+    reject, reply = outbox[-2:]
+    assert (reject["type"], reject["to"], reject["callId"]) == ("call_reject", FROM_JID, ids[rejecting])
+    assert (reply["type"], reply["to"], reply["body"]) == ("text", FROM_JID, "Busy, write to me")
+    assert (await admin.get(sim(ringing, "outbox"))).json()["messages"] == []
+
+
+async def test_the_directory_answers_profiles_and_a_known_lid_may_write(admin: Api) -> None:
+    iid = await admin.connected_instance("Sim people")
+    numbers = [
+        {"phone": FROM, "exists": True, "lid": FROM_LID, "name": "Bob", "about": "Hey there", "isBusiness": True},
+        {"phone": ANN, "exists": False},
+    ]
+    assert (await admin.put(sim(iid, "directory"), json={"numbers": numbers})).status_code == 200
+    r = await admin.get(f"/api/whatsapp/{iid}/contacts/{FROM}/profile")
+    assert r.status_code == 200, r.text
+    profile = r.json()
+    assert (profile["jid"], profile["lid"], profile["about"], profile["isBusiness"]) == (
+        FROM_JID,
+        FROM_LID,
+        "Hey there",
+        True,
+    )
+    assert (await admin.get(f"/api/whatsapp/{iid}/contacts/{ANN}/profile")).status_code == 404
+    r = await admin.post(sim(iid, "incoming"), json={"from": FROM_LID, "body": "from my LID"})
+    assert r.status_code == 200, r.text
+    received = await poll(
+        lambda: account_events(admin, iid, "message_received"),
+        lambda e: any(x["data"]["messageId"] == r.json()["messageId"] for x in e),
+    )
+    assert received

@@ -17,10 +17,10 @@ import shutil
 import subprocess
 import threading
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import trio
@@ -237,13 +237,21 @@ def test_the_stand_in_has_neonizes_signatures() -> None:
     assert isinstance(inspect.getattr_static(NewClient, "is_connected"), property)
 
 
-@asynccontextmanager
-async def connected(tmp_path: Path) -> AsyncIterator[tuple[NeonizeSession, RecordingClient, Recorder]]:
-    """A session whose `connect` runs against the stand-in, for as long as the block runs."""
-    made: list[RecordingClient] = []
+C = TypeVar("C", bound=RecordingClient)
 
-    def new_client(name: str) -> RecordingClient:
-        made.append(RecordingClient(name))
+
+def connected(tmp_path: Path) -> AbstractAsyncContextManager[tuple[NeonizeSession, RecordingClient, Recorder]]:
+    """A session whose `connect` runs against the stand-in, for as long as the block runs."""
+    return connected_to(tmp_path, RecordingClient)
+
+
+@asynccontextmanager
+async def connected_to(tmp_path: Path, stand_in: type[C]) -> AsyncIterator[tuple[NeonizeSession, C, Recorder]]:
+    """A session whose `connect` runs against `stand_in` (the stand-in or a subclass of it)."""
+    made: list[C] = []
+
+    def new_client(name: str) -> C:
+        made.append(stand_in(name))
         return made[-1]
 
     session = NeonizeSession("inst-out", tmp_path / "inst-out", new_client=new_client)

@@ -2,7 +2,8 @@
 
 Each one reads the `MemoryEventStore`'s events the way the read model it stands for would (the
 messages read model for `SentLookup`, `MessageLookup` and `UnreadLookup`, the stats read model for
-`UsageReader`), plus answers a test sets, and records what it was asked.
+`UsageReader`, the groups read model for `GroupReads`), plus answers a test sets, and records what it
+was asked.
 """
 
 from __future__ import annotations
@@ -14,9 +15,15 @@ from typing import Any
 import trio
 
 from tests.unit.fakes import MemoryEventStore
+from wamux.domain.clock import iso_ms
 from wamux.domain.events import (
     ApiCallsRecorded,
     ChatRead,
+    Connected,
+    GroupJoined,
+    GroupParticipantsChanged,
+    GroupsSynced,
+    GroupUpdated,
     LimitExceeded,
     MessageEdited,
     MessageReceived,
@@ -168,3 +175,101 @@ class FakeUsageReader:
         await trio.lowlevel.checkpoint()
         stored = [r.event.period_key for r in _records(self.store, instance_id) if isinstance(r.event, LimitExceeded)]
         return [*self.notified.get(instance_id, []), *stored]
+
+
+def _member(p: Mapping[str, Any]) -> dict[str, Any]:
+    jid = p["jid"]
+    phone = jid.split("@")[0] if jid.endswith("@s.whatsapp.net") else None
+    return {
+        "jid": jid,
+        "phone": phone,
+        "lid": p.get("lid"),
+        "isAdmin": bool(p.get("isAdmin")),
+        "isSuperAdmin": bool(p.get("isSuperAdmin")),
+    }
+
+
+def group_doc(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A group as the groups read model keeps it (API-2 §4), from a group event's fields."""
+    return {
+        "id": fields["group_id"],
+        "subject": fields["subject"],
+        "description": fields.get("description"),
+        "owner": fields.get("owner"),
+        "announce": bool(fields.get("announce")),
+        "locked": bool(fields.get("locked")),
+        "createdAt": iso_ms(int(fields["created_at"]) * 1000) if fields.get("created_at") else None,
+        "participants": [_member(p) for p in fields.get("participants") or ()],
+    }
+
+
+def _changed(group: dict[str, Any], e: GroupParticipantsChanged, own: str | None) -> bool:
+    """Apply a participants change; False when it removed us (the group is then gone)."""
+    named = set(e.participants)
+    members: list[dict[str, Any]] = group["participants"]
+    hit = [m for m in members if m["jid"] in named or m["lid"] in named]
+    if e.action == "remove":
+        if own is not None and own in named:
+            return False
+        group["participants"] = [m for m in members if m not in hit]
+    elif e.action in ("promote", "demote"):
+        for m in hit:
+            m["isAdmin"] = e.action == "promote"
+            m["isSuperAdmin"] = m["isSuperAdmin"] and e.action == "promote"
+    elif e.action == "add":
+        known = {m["jid"] for m in members} | {m["lid"] for m in members}
+        members += [_member({"jid": j}) for j in e.participants if j not in known]
+    return True
+
+
+class FakeGroupReads:
+    """`GroupReads` over the store, folded as the groups read model folds the group events.
+
+    `groups_synced` replaces every group, `group_joined` adds (or replaces) one, `group_updated`
+    changes the fields it carries, `group_participants` adds, removes, promotes or demotes, and a
+    remove of our own JID (the instance's last `connected` one) drops the group. `groups` lists
+    them by subject without their members (with `participantsCount`), `group` gives one with its members.
+    `answers[(instance, group)]` overrides the store (None: a group the read model does not know).
+    """
+
+    def __init__(self, store: MemoryEventStore) -> None:
+        self.store = store
+        self.answers: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self.asked: list[tuple[str, str | None]] = []
+
+    def fold(self, instance_id: str) -> dict[str, dict[str, Any]]:
+        own: str | None = None
+        groups: dict[str, dict[str, Any]] = {}
+        for r in _records(self.store, instance_id):
+            e = r.event
+            if isinstance(e, Connected):
+                own = e.jid or own
+            elif isinstance(e, GroupsSynced):
+                groups = {g["group_id"]: group_doc(g) for g in e.groups}
+            elif isinstance(e, GroupJoined):
+                groups[e.group_id] = group_doc(vars(e))
+            elif isinstance(e, GroupUpdated) and e.group_id in groups:
+                given = {"subject": e.subject, "description": e.description, "announce": e.announce, "locked": e.locked}
+                groups[e.group_id].update({k: v for k, v in given.items() if v is not None})
+            elif (
+                isinstance(e, GroupParticipantsChanged)
+                and e.group_id in groups
+                and not _changed(groups[e.group_id], e, own)
+            ):
+                del groups[e.group_id]
+        for g in groups.values():
+            g["participantsCount"] = len(g["participants"])
+        return groups
+
+    async def groups(self, instance_id: str) -> list[dict[str, Any]]:
+        self.asked.append((instance_id, None))
+        await trio.lowlevel.checkpoint()
+        listed = sorted(self.fold(instance_id).values(), key=lambda g: (str(g["subject"]).casefold(), g["id"]))
+        return [{k: v for k, v in g.items() if k != "participants"} for g in listed]
+
+    async def group(self, instance_id: str, group_jid: str) -> dict[str, Any] | None:
+        self.asked.append((instance_id, group_jid))
+        await trio.lowlevel.checkpoint()
+        if (instance_id, group_jid) in self.answers:
+            return self.answers[instance_id, group_jid]
+        return self.fold(instance_id).get(group_jid)

@@ -8,8 +8,6 @@ The readers (what the actor and the use cases read back) are in `tests.unit.fake
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PosixPath
@@ -17,6 +15,7 @@ from typing import Any
 
 import trio
 
+from tests.unit.fake_account import Call, FakeAccount
 from wamux.core.ports import (
     ConnectionLost,
     Emit,
@@ -134,60 +133,29 @@ class MemoryEventStore:
 # ---- WhatsApp --------------------------------------------------------------------------------
 
 
-@dataclass
-class Call:
-    method: str
-    args: tuple[Any, ...] = ()
-
-
-class FakeSession:
+class FakeSession(FakeAccount):
     """A `WhatsAppSession` that records every call, fails when told to, and reports what a test stages.
 
     `connect` shows a QR code (or links at once with credentials), then stays up until `drop`.
     `fail(method, error, times)` makes the next `times` calls of `method` raise `error`;
-    `hang(method)` makes its calls wait forever (a network that never answers).
+    `hang(method)` makes its calls wait forever (a network that never answers). Groups, profiles,
+    the blocklist, privacy and calls are `FakeAccount`'s (`tests.unit.fake_account`).
     """
 
     def __init__(self, instance_id: str) -> None:
+        super().__init__()
         self.instance_id = instance_id
-        self.calls: list[Call] = []
         self.linked_jid: str | None = None
         self.contact_list: list[RemoteContact] = []
         self.pairing_code = "ABCD-EFGH"
         self.directory: dict[str, NumberCheck] = {}  # what check_numbers answers (unknown phones: no WhatsApp)
         self.emit: Emit | None = None
-        self._failures: dict[str, list[BaseException]] = {}
-        self._hanging: set[str] = set()
-        self._ids = itertools.count(1)
         self._dropped = trio.Event()
         self._drop = ConnectionLost(reason="connection_lost")
 
     @property
     def has_credentials(self) -> bool:
         return self.linked_jid is not None
-
-    def fail(self, method: str, error: BaseException, times: int = 1) -> None:
-        self._failures.setdefault(method, []).extend([error] * times)
-
-    def hang(self, method: str) -> None:
-        self._hanging.add(method)
-
-    def called(self, method: str) -> list[Call]:
-        return [c for c in self.calls if c.method == method]
-
-    async def _sent(self, method: str, *args: Any) -> str:
-        """A call that WhatsApp answers with the id of the message it sent."""
-        await self._call(method, *args)
-        return f"MSG-{next(self._ids)}"
-
-    async def _call(self, method: str, *args: Any) -> None:
-        self.calls.append(Call(method, args))
-        await trio.lowlevel.checkpoint()
-        if method in self._hanging:
-            await trio.sleep(math.inf)
-        failures = self._failures.get(method)
-        if failures:
-            raise failures.pop(0)
 
     # ---- what a test stages, as the network would ----
 
@@ -366,7 +334,7 @@ class FakeOutboundCheck:
 
 
 class FakeMediaConverter:
-    """A `MediaConverter` that marks what it converted (`voice_of`, `sticker_of`) and records every call.
+    """A `MediaConverter` that marks what it converted (`voice_of`, `sticker_of`, `picture_of`), recording each call.
 
     `ffmpeg = False` makes voice notes `ConversionUnavailable` (a server without ffmpeg);
     `broken = True` makes every conversion `ConversionFailed` (input the tools cannot read).
@@ -387,6 +355,10 @@ class FakeMediaConverter:
     def sticker_of(data: bytes) -> bytes:
         return b"RIFF\x00\x00\x00\x00WEBP:" + data
 
+    @staticmethod
+    def picture_of(data: bytes) -> bytes:
+        return b"\xff\xd8\xff-jpeg640:" + data
+
     def voice_available(self) -> bool:
         return self.ffmpeg
 
@@ -405,3 +377,10 @@ class FakeMediaConverter:
         if self.broken:
             raise ConversionFailed("the image could not be converted", details={"file": "not an image"})
         return self.sticker_of(data)
+
+    async def picture(self, data: bytes) -> bytes:
+        self.calls.append(("picture", data, None))
+        await trio.lowlevel.checkpoint()
+        if self.broken:
+            raise ConversionFailed("the image could not be converted", details={"file": "not an image"})
+        return self.picture_of(data)

@@ -1,4 +1,5 @@
-"""Voice notes through the real ffmpeg, stickers through Pillow: real input, real output, checked by its bytes."""
+"""Voice notes through the real ffmpeg, stickers and pictures through Pillow: real input, real output, checked by
+its bytes."""
 
 from __future__ import annotations
 
@@ -15,14 +16,14 @@ from PIL import Image
 
 from wamux.adapters.media.convert import (
     VOICE_MIME,
-    ConversionFailed,
-    ConversionUnavailable,
     MediaConverter,
     is_ogg_opus,
     is_webp,
+    to_picture,
     to_sticker,
     to_voice_note,
 )
+from wamux.domain.errors import ConversionFailed, ConversionUnavailable
 
 
 def wav_bytes(seconds: float = 0.5, rate: int = 22050, channels: int = 2) -> bytes:
@@ -191,15 +192,18 @@ def test_a_huge_image_is_refused_before_it_is_decoded() -> None:
     assert caught.value.details == {"file": "too large"}
 
 
-async def test_the_converter_runs_both_in_worker_threads() -> None:
+async def test_the_converter_runs_all_in_worker_threads() -> None:
     converter = MediaConverter(max_parallel=1)
     assert converter.voice_available()
     data, mime = await converter.voice_note(wav_bytes(), "audio/wav")
     assert is_ogg_opus(data) and mime == VOICE_MIME
     assert await converter.voice_note(data, "audio/ogg") == (data, VOICE_MIME)
     assert is_webp(await converter.sticker(png_bytes((10, 10))))
+    assert (await converter.picture(png_bytes((10, 10))))[:3] == b"\xff\xd8\xff"
     with pytest.raises(ConversionFailed):
         await converter.voice_note(b"junk", None)
+    with pytest.raises(ConversionFailed):
+        await converter.picture(b"junk")
 
 
 def test_a_failed_conversion_names_no_path_of_the_server() -> None:
@@ -208,3 +212,91 @@ def test_a_failed_conversion_names_no_path_of_the_server() -> None:
     message = str(failed.value)
     assert "wamux-voice-" not in message and tempfile.gettempdir() not in message
     assert "input" in message  # ffmpeg's own words, with the file named by its role
+
+
+# ---- profile and group pictures ---------------------------------------------------------------
+
+
+def striped(size: tuple[int, int], colors: list[tuple[int, int, int]], *, vertical: bool = True) -> Image.Image:
+    """Equal stripes of `colors`, side by side (or stacked)."""
+    image = Image.new("RGB", size)
+    for i, color in enumerate(colors):
+        if vertical:
+            box = (size[0] * i // len(colors), 0, size[0] * (i + 1) // len(colors), size[1])
+        else:
+            box = (0, size[1] * i // len(colors), size[0], size[1] * (i + 1) // len(colors))
+        image.paste(color, box)
+    return image
+
+
+def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def near(rgba: tuple[int, int, int, int], rgb: tuple[int, int, int], tolerance: int = 40) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(rgba[:3], rgb, strict=True))
+
+
+RED, GREEN, BLUE, WHITE = (220, 20, 20), (20, 200, 20), (20, 20, 220), (255, 255, 255)
+
+
+def test_a_wide_image_becomes_a_640_jpeg_cropped_to_its_centre() -> None:
+    picture = to_picture(encoded(striped((900, 300), [RED, GREEN, BLUE]), "PNG"))
+    with Image.open(io.BytesIO(picture)) as image:
+        assert image.format == "JPEG" and image.size == (640, 640) and image.mode == "RGB"
+        # Only the middle third fits the square: the red and blue ends are cut away, not squeezed in.
+        assert all(near(pixel(image, xy), GREEN) for xy in ((5, 5), (634, 5), (320, 320), (5, 634), (634, 634)))
+
+
+def test_a_tall_small_image_is_scaled_up_around_its_middle() -> None:
+    picture = to_picture(encoded(striped((40, 120), [BLUE, RED, GREEN], vertical=False), "GIF"))
+    with Image.open(io.BytesIO(picture)) as image:
+        assert image.size == (640, 640)
+        assert near(pixel(image, (320, 10)), RED) and near(pixel(image, (320, 630)), RED)
+
+
+def test_transparency_is_laid_on_white() -> None:
+    clear = Image.new("RGBA", (100, 100), (0, 0, 0, 0))
+    clear.paste((0, 0, 220, 255), (40, 40, 60, 60))
+    with Image.open(io.BytesIO(to_picture(encoded(clear, "PNG")))) as image:
+        assert near(pixel(image, (20, 20)), WHITE) and near(pixel(image, (320, 320)), BLUE)
+
+
+def test_a_phone_photo_is_turned_upright_by_its_exif_orientation() -> None:
+    # Stored sideways, red left and blue right; orientation 6 says: turn it a quarter clockwise to show it.
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo = encoded(striped((200, 100), [RED, BLUE]), "JPEG", exif=exif.tobytes(), quality=95)
+    with Image.open(io.BytesIO(to_picture(photo))) as image:
+        assert near(pixel(image, (320, 100)), RED) and near(pixel(image, (320, 540)), BLUE)
+
+
+def test_a_webp_and_an_animated_gif_become_pictures_too() -> None:
+    frames = [Image.new("RGB", (64, 64), color) for color in (GREEN, BLUE)]
+    gif = io.BytesIO()
+    frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    with Image.open(io.BytesIO(to_picture(gif.getvalue()))) as image:
+        assert near(pixel(image, (320, 320)), GREEN)  # the first frame
+    with Image.open(io.BytesIO(to_picture(encoded(Image.new("RGB", (30, 30), BLUE), "WEBP")))) as image:
+        assert image.format == "JPEG" and near(pixel(image, (320, 320)), BLUE)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"not an image", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n", wav_bytes(0.1)],
+    ids=["empty", "text", "eps", "audio"],
+)
+def test_what_is_not_a_plain_image_is_no_picture(data: bytes) -> None:
+    with pytest.raises(ConversionFailed) as caught:
+        to_picture(data)
+    assert caught.value.code == "conversion_failed" and caught.value.details == {"file": "not an image"}
+
+
+def test_a_huge_image_is_no_picture_either() -> None:
+    big = io.BytesIO()
+    Image.new("1", (8000, 6000)).save(big, "PNG")
+    with pytest.raises(ConversionFailed) as caught:
+        to_picture(big.getvalue())
+    assert caught.value.details == {"file": "too large"}

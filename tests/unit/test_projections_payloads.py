@@ -8,9 +8,15 @@ from typing import Any
 import pytest
 
 from tests.unit.memory_read_session import MemoryReadSession
-from wamux.domain.catalog import PUBLIC_EVENT_TYPES
+from wamux.domain.catalog import ALWAYS_SENT_EVENT_TYPES, PUBLIC_EVENT_TYPES
 from wamux.domain.events import (
+    CallReceived,
     DomainEvent,
+    GroupJoined,
+    GroupParticipantsChanged,
+    GroupsSynced,
+    GroupUpdated,
+    IdentityLearned,
     InstanceCreated,
     MessageEdited,
     MessageFailed,
@@ -23,6 +29,7 @@ from wamux.domain.events import (
     RecordedEvent,
 )
 from wamux.domain.instances import WEBHOOK_DEFAULTS
+from wamux.http.routes.activity import call_summary, details
 from wamux.projections.outbox import DELIVERIES, OutboxProjection, notify_flag
 from wamux.projections.payloads import event_data, event_json
 from wamux.projections.ports import Query
@@ -242,3 +249,84 @@ def test_the_earlier_flags_are_unchanged() -> None:
     assert delivered(projection, session, sent("text", body="hi"), 4)
     failed = MessageFailed(instance_id=IID, message_id="F1", to=ALICE, message_type="text", reason="x")
     assert delivered(projection, session, failed, 5)
+
+
+# ---- groups and calls (API-2 §3, §4) ---------------------------------------------------------
+
+ACCOUNT_EVENTS: list[tuple[DomainEvent, dict[str, Any]]] = [
+    (
+        GroupJoined(
+            instance_id=IID,
+            group_id=GROUP,
+            subject="Book club",
+            by=ME,
+            description="Monthly",
+            participants=[{"jid": ME, "lid": None, "isAdmin": True, "isSuperAdmin": True}],
+        ),
+        {"instanceId": IID, "groupId": GROUP, "subject": "Book club", "by": ME},
+    ),
+    (
+        GroupUpdated(instance_id=IID, group_id=GROUP, subject="Reading circle", by=ALICE),
+        {"instanceId": IID, "groupId": GROUP, "subject": "Reading circle", "by": ALICE},
+    ),
+    (
+        GroupUpdated(instance_id=IID, group_id=GROUP, description="", announce=False, locked=True),
+        {"instanceId": IID, "groupId": GROUP, "description": "", "announce": False, "locked": True, "by": None},
+    ),
+    (
+        GroupParticipantsChanged(instance_id=IID, group_id=GROUP, action="promote", participants=[ALICE], by=ME),
+        {"instanceId": IID, "groupId": GROUP, "action": "promote", "participants": [ALICE], "by": ME},
+    ),
+    (
+        CallReceived(instance_id=IID, call_id="C1", from_jid=ALICE, is_video=True, rejected=True, reply_message_id="R"),
+        {"instanceId": IID, "callId": "C1", "from": ALICE, "isVideo": True, "isGroup": False, "rejected": True},
+    ),
+]
+
+
+@pytest.mark.parametrize(("event", "data"), ACCOUNT_EVENTS, ids=lambda v: getattr(v, "type", ""))
+def test_group_and_call_events_carry_exactly_their_data(event: DomainEvent, data: dict[str, Any]) -> None:
+    assert event_data(recorded(event)) == data
+    assert event.type in PUBLIC_EVENT_TYPES and event.type in ALWAYS_SENT_EVENT_TYPES
+
+
+@pytest.mark.parametrize(("event", "data"), ACCOUNT_EVENTS, ids=lambda v: getattr(v, "type", ""))
+def test_group_and_call_events_are_notified_whatever_the_flags(event: DomainEvent, data: dict[str, Any]) -> None:
+    projection, session = outbox_with(notifyReceived=False, notifySent=False, notifyDelivery=False, notifyRead=False)
+    assert notify_flag(recorded(event)) is None
+    assert delivered(projection, session, event, 5)
+    (row,) = session.find(DELIVERIES, Query())
+    assert row["headers"]["X-Webhook-Event"] == event.type
+    assert json.loads(row["body"])["data"] == data
+
+
+def test_synced_groups_and_learned_identities_are_not_public() -> None:
+    projection, session = outbox_with()
+    private = [
+        GroupsSynced(instance_id=IID, groups=[{"group_id": GROUP, "subject": "x", "participants": []}]),
+        IdentityLearned(instance_id=IID, lid="88000000000001@lid", phone_jid=ALICE),
+    ]
+    for position, event in enumerate(private, start=5):
+        assert event.type not in PUBLIC_EVENT_TYPES
+        assert event.type not in projection.topics
+        assert not delivered(projection, session, event, position)
+
+
+@pytest.mark.parametrize(
+    ("fields", "summary"),
+    [
+        ({"from_jid": ALICE}, "Call from +79001110000"),
+        ({"from_jid": ALICE, "is_video": True, "rejected": True}, "Call from +79001110000 (video), rejected"),
+        ({"from_jid": "88000000000001@lid", "is_group": True}, "Call from 88000000000001@lid (group)"),
+    ],
+)
+def test_a_call_in_activity_says_who_called_and_what_happened(fields: dict[str, Any], summary: str) -> None:
+    call = CallReceived(instance_id=IID, call_id="C1", **fields)
+    assert call_summary(call) == summary
+    assert details(recorded(call)) == {
+        "summary": summary,
+        "from": call.from_jid,
+        "isVideo": call.is_video,
+        "isGroup": call.is_group,
+        "rejected": call.rejected,
+    }

@@ -18,8 +18,14 @@ from wamux.core.queries import Page, ReadQueries
 from wamux.domain.events import (
     ApiCallsRecorded,
     ChatRead,
+    Connected,
     ContactSaved,
     DomainEvent,
+    GroupJoined,
+    GroupParticipantsChanged,
+    GroupsSynced,
+    GroupUpdated,
+    IdentityLearned,
     InstanceCreated,
     LimitExceeded,
     MessageReceived,
@@ -31,6 +37,8 @@ from wamux.domain.events import (
 )
 from wamux.domain.periods import day_of
 from wamux.projections.contacts import ContactsProjection
+from wamux.projections.groups import GroupsProjection
+from wamux.projections.identities import IdentitiesProjection
 from wamux.projections.instances import InstancesProjection
 from wamux.projections.messages import MessagesProjection
 from wamux.projections.outbox import OutboxProjection, webhook_stream_id
@@ -39,7 +47,7 @@ from wamux.projections.stats import StatsProjection
 from wamux.projections.users import UsersProjection
 
 PROJECTIONS: tuple[Projection, ...] = (MessagesProjection(), ContactsProjection(), InstancesProjection())
-PROJECTIONS += (UsersProjection(), StatsProjection(), OutboxProjection())
+PROJECTIONS += (UsersProjection(), StatsProjection(), OutboxProjection(), GroupsProjection(), IdentitiesProjection())
 A = "0190a5c2-0000-7000-8000-00000000000a"
 B = "0190a5c2-0000-7000-8000-00000000000b"
 ALICE = "0190a5c2-0000-7000-8000-0000000000a1"
@@ -223,6 +231,86 @@ async def test_contacts_page_searches_filters_groups_and_orders_by_name(
     assert set(view.waits) == {("contacts",)}
 
 
+# ---- groups and identities -------------------------------------------------------------------
+
+G1 = "120363000000000001@g.us"
+G2 = "120363000000000002@g.us"
+G3 = "120363000000000003@g.us"
+ME = "79009990000@s.whatsapp.net"
+CAROL_LID = "88000000000003@lid"
+
+
+def member(jid: str, lid: str | None = None, admin: bool = False) -> dict[str, Any]:
+    return {"jid": jid, "lid": lid, "isAdmin": admin, "isSuperAdmin": False}
+
+
+async def test_groups_are_listed_by_subject_without_members(view: CatchingUpView, queries: ReadQueries) -> None:
+    view.record(A, Connected(instance_id=A, jid=ME), T0)
+    synced: list[dict[str, Any]] = [
+        {"group_id": G1, "subject": "zebra fans", "participants": [member(ME), member(X)]},
+        {"group_id": G2, "subject": "Ants", "created_at": 1_700_000_000, "participants": [member(ME)]},
+    ]
+    view.record(A, GroupsSynced(instance_id=A, groups=synced), T0)
+    view.record(A, GroupJoined(instance_id=A, group_id=G3, subject="Bees", participants=[member(ME)]), T0)
+    view.record(B, GroupJoined(instance_id=B, group_id=G1, subject="B's", participants=[member(Y)]), T0)
+
+    listed = await queries.groups(A)
+    assert [g["subject"] for g in listed] == ["Ants", "Bees", "zebra fans"]  # case does not order
+    assert listed[0] == {
+        "id": G2,
+        "subject": "Ants",
+        "description": None,
+        "owner": None,
+        "participantsCount": 1,
+        "announce": False,
+        "locked": False,
+        "createdAt": "2023-11-14T22:13:20.000Z",
+    }
+    view.record(A, GroupUpdated(instance_id=A, group_id=G1, subject="Aardvarks"), T0 + 1)
+    view.record(A, GroupParticipantsChanged(instance_id=A, group_id=G3, action="remove", participants=[ME]), T0 + 2)
+    assert [g["id"] for g in await queries.groups(A)] == [G1, G2]  # renamed first; we left the bees
+    assert [g["subject"] for g in await queries.groups(B)] == ["B's"]
+    assert await queries.groups("nobody") == []
+    assert set(view.waits) == {("groups",)}
+
+
+async def test_one_group_with_members_resolved_through_identities(view: CatchingUpView, queries: ReadQueries) -> None:
+    members = [member(ME, admin=True), member(X), member(CAROL_LID, lid=CAROL_LID)]
+    view.record(A, GroupJoined(instance_id=A, group_id=G1, subject="Club", owner=ME, participants=members), T0)
+    view.record(A, IdentityLearned(instance_id=A, lid=CAROL_LID, phone_jid="79003330000@s.whatsapp.net"), T0)
+    view.record(A, IdentityLearned(instance_id=A, lid="88000000000001@lid", phone_jid=X), T0)
+
+    group = await queries.group(A, G1)
+    assert group is not None
+    assert group["subject"] == "Club" and group["owner"] == ME and group["participantsCount"] == 3
+    assert "instanceId" not in group and "sortSubject" not in group
+    assert group["participants"] == [
+        {"jid": ME, "phone": "79009990000", "lid": None, "isAdmin": True, "isSuperAdmin": False},
+        {"jid": X, "phone": "111", "lid": "88000000000001@lid", "isAdmin": False, "isSuperAdmin": False},
+        {
+            "jid": "79003330000@s.whatsapp.net",
+            "phone": "79003330000",
+            "lid": CAROL_LID,
+            "isAdmin": False,
+            "isSuperAdmin": False,
+        },
+    ]
+    assert await queries.group(A, G2) is None
+    assert await queries.group(B, G1) is None
+    assert set(view.waits) == {("groups", "identities")}
+
+
+async def test_an_identity_by_lid_or_by_phone(view: CatchingUpView, queries: ReadQueries) -> None:
+    view.record(A, IdentityLearned(instance_id=A, lid=CAROL_LID, phone_jid="79003330000@s.whatsapp.net"), T0)
+    both = {"lid": CAROL_LID, "phoneJid": "79003330000@s.whatsapp.net"}
+    assert await queries.identity(A, CAROL_LID) == both
+    assert await queries.identity(A, "79003330000@s.whatsapp.net") == both
+    assert await queries.identity(A, "79003330000:5@s.whatsapp.net") == both
+    assert await queries.identity(B, CAROL_LID) is None
+    assert await queries.identity(A, "79000000000@s.whatsapp.net") is None
+    assert set(view.waits) == {("identities",)}
+
+
 # ---- instances and users ---------------------------------------------------------------------
 
 
@@ -372,6 +460,9 @@ def every_query(q: ReadQueries) -> list[Callable[[], Awaitable[object]]]:
         lambda: q.message(A, "m"),
         lambda: q.contacts(A, search="x"),
         lambda: q.contact(A, X),
+        lambda: q.groups(A),
+        lambda: q.group(A, "1@g.us"),
+        lambda: q.identity(A, X),
         lambda: q.instances(None),
         lambda: q.users(),
         lambda: q.active_users("2023-11-01"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,13 +15,13 @@ from trio.testing import MockClock
 from wamux.adapters.whatsapp.simulator import SimulatorSession, SimulatorTransport
 from wamux.core.ports import (
     ContactCard,
+    DirectoryEntry,
     EditIn,
     IncomingMessage,
     LinkConnected,
     Location,
     MessageRef,
     NotLinked,
-    NumberCheck,
     OutgoingMessage,
     Poll,
     PollVoteIn,
@@ -55,6 +56,13 @@ class Online:
 @pytest.fixture
 async def online(tmp_path: Path) -> AsyncIterator[Online]:
     """A session linked to ME and connected, until the test ends."""
+    async with linked(tmp_path) as state:
+        yield state
+
+
+@asynccontextmanager
+async def linked(tmp_path: Path) -> AsyncIterator[Online]:
+    """A simulated network under `tmp_path` with one session, "inst", linked to ME and connected."""
     transport = SimulatorTransport(tmp_path)
     state = Online(transport, transport.session("inst"))
     linked = trio.Event()
@@ -225,9 +233,9 @@ async def test_check_numbers_answers_from_the_directory(online: Online, tmp_path
     online.transport.set_directory(
         "inst",
         [
-            NumberCheck(phone="79005550001", exists=True, lid="123456789012345@lid"),
-            NumberCheck(phone="79005550002", exists=False),
-            NumberCheck(phone="79005550003", exists=True, jid="79005550003@s.whatsapp.net"),
+            DirectoryEntry(phone="79005550001", exists=True, lid="123456789012345@lid", name="Bob"),
+            DirectoryEntry(phone="79005550002", exists=False),
+            DirectoryEntry(phone="+7 900 555-00-03", exists=True),
         ],
     )
     asked = ["79005550001", "79005550002", "+7 900 555 0003", "79009999999"]

@@ -9,13 +9,17 @@ from typing import Any
 import pytest
 from trio.testing import MockClock
 
+from tests.unit.fake_account import make_group
+from tests.unit.fake_reads import group_doc
 from tests.unit.fakes import Fetched
-from tests.unit.usecase_rig import PEER, Core, open_core
-from wamux.core.ports import ContactCard, Location, Poll
+from tests.unit.usecase_rig import GROUP, JID, PEER, Core, open_core
+from wamux.core.ports import ContactCard, Location, Poll, Profile
 from wamux.domain.errors import NotFound
 from wamux.domain.users import User
 
 URL = "https://media.example.com/a.jpg"
+CODE = "AbCdEfGhIjKl"
+PICTURE = b"\xff\xd8\xff\xe0 a picture"
 UseCase = Callable[[Core, User, str], Awaitable[Any]]
 
 
@@ -36,6 +40,23 @@ def on_message(act: Callable[[Core, User, str], Awaitable[Any]]) -> UseCase:
             "content": "hi",
             "createdMs": core.clock.now_ms(),
         }
+        return act(core, caller, iid)
+
+    return run
+
+
+def on_account(act: Callable[[Core, User, str], Awaitable[Any]]) -> UseCase:
+    """A use case on the account: a group it administers (known to the read model), one it may join by
+    `CODE`, a contact on WhatsApp (staged without recording anything)."""
+
+    def run(core: Core, caller: User, iid: str) -> Awaitable[Any]:
+        session = core.transport.session(iid)
+        session.groups[GROUP] = make_group(GROUP, admins=[JID], members=[PEER])
+        session.joinable[CODE] = make_group("120363000000000999@g.us", admins=[PEER])
+        session.profiles[PEER] = Profile(jid=PEER, name="Bob")
+        core.group_reads.answers[iid, GROUP] = group_doc(
+            {"group_id": GROUP, "subject": "Team", "participants": [{"jid": JID, "isAdmin": True}, {"jid": PEER}]}
+        )
         return act(core, caller, iid)
 
     return run
@@ -75,6 +96,27 @@ USE_CASES: dict[str, UseCase] = {
     "contacts.add": lambda core, caller, iid: core.uc.contacts.add(caller, iid, PEER, "Bob"),
     "contacts.save": lambda core, caller, iid: core.uc.contacts.save(caller, iid, PEER, name="Bob"),
     "contacts.import_all": lambda core, caller, iid: core.uc.contacts.import_all(caller, iid),
+    "groups.joined": on_account(lambda core, caller, iid: core.uc.groups.joined(caller, iid, refresh=True)),
+    "groups.get": on_account(lambda core, caller, iid: core.uc.groups.get(caller, iid, GROUP)),
+    "groups.create": on_account(lambda core, caller, iid: core.uc.groups.create(caller, iid, "New", ["79001112233"])),
+    "groups.update": on_account(lambda core, caller, iid: core.uc.groups.update(caller, iid, GROUP, {"subject": "X"})),
+    "groups.set_picture": on_account(lambda core, caller, iid: core.uc.groups.set_picture(caller, iid, GROUP, PICTURE)),
+    "groups.participants": on_account(
+        lambda core, caller, iid: core.uc.groups.participants(caller, iid, GROUP, "add", ["79001112233"])
+    ),
+    "groups.invite": on_account(lambda core, caller, iid: core.uc.groups.invite(caller, iid, GROUP, revoke=True)),
+    "groups.join": on_account(lambda core, caller, iid: core.uc.groups.join(caller, iid, link=None, code=CODE)),
+    "groups.leave": on_account(lambda core, caller, iid: core.uc.groups.leave(caller, iid, GROUP)),
+    "people.profile": on_account(lambda core, caller, iid: core.uc.people.profile(caller, iid, "79007654321")),
+    "people.own_profile": lambda core, caller, iid: core.uc.people.own_profile(caller, iid),
+    "people.set_own_profile": lambda core, caller, iid: core.uc.people.set_own_profile(
+        caller, iid, name="Me", about=None
+    ),
+    "people.set_own_picture": lambda core, caller, iid: core.uc.people.set_own_picture(caller, iid, PICTURE),
+    "people.set_blocked": lambda core, caller, iid: core.uc.people.set_blocked(caller, iid, PEER, True),
+    "people.blocklist": lambda core, caller, iid: core.uc.people.blocklist(caller, iid),
+    "people.privacy": lambda core, caller, iid: core.uc.people.privacy(caller, iid),
+    "people.set_privacy": lambda core, caller, iid: core.uc.people.set_privacy(caller, iid, {"lastSeen": "none"}),
 }
 
 
@@ -89,13 +131,14 @@ async def core() -> AsyncIterator[Core]:
 async def test_another_users_instance_is_not_found(core: Core, autojump_clock: MockClock, name: str) -> None:
     actor = await core.connected(core.alice)
     before = core.types(actor)
+    core.group_reads.asked.clear()  # the connect itself compared the groups with the read model
     with pytest.raises(NotFound):
         await USE_CASES[name](core, core.bob, actor.id)
     assert core.types(actor) == before  # nothing recorded
     session = core.session(actor)
-    assert [c.method for c in session.calls if c.method not in ("connect", "ping")] == []
-    assert core.fetcher.calls == [] and core.media.files == {}
-    assert core.history.asked == []  # authorized before history is read
+    assert [c.method for c in session.calls if c.method not in ("connect", "ping", "joined_groups")] == []
+    assert core.fetcher.calls == [] and core.media.files == {} and core.converter.calls == []
+    assert core.history.asked == [] and core.group_reads.asked == []  # authorized before a read model is read
     assert core.supervisor.get(actor.id).running
 
 

@@ -34,8 +34,9 @@ async def core() -> AsyncIterator[Core]:
 
 
 def wire_calls(core: Core, actor: InstanceActor) -> list[tuple[str, tuple[object, ...]]]:
-    """The session calls besides connecting and liveness."""
-    return [(c.method, c.args) for c in core.session(actor).calls if c.method not in ("connect", "ping")]
+    """The session calls besides connecting, liveness and the groups read after connecting."""
+    calls = core.session(actor).calls
+    return [(c.method, c.args) for c in calls if c.method not in ("connect", "ping", "joined_groups")]
 
 
 async def own_text(core: Core, actor: InstanceActor, text: str = "hello") -> str:

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import trio
+import trio.testing
 
-from tests.unit.fake_reads import FakeHistory, FakeSentLookup, FakeUsageReader
+from tests.unit.fake_reads import FakeGroupReads, FakeHistory, FakeSentLookup, FakeUsageReader
 from tests.unit.fakes import (
     FakeMediaConverter,
     FakeMediaFetch,
@@ -31,8 +32,10 @@ from wamux.core.usage import LimitGate, UsageMeter
 from wamux.core.usecases import (
     ChatActionUseCases,
     ContactUseCases,
+    GroupUseCases,
     InstanceUseCases,
     MessagingUseCases,
+    PeopleUseCases,
     UsageUseCases,
     UseCases,
 )
@@ -98,6 +101,7 @@ class Core:
     sent: FakeSentLookup = field(init=False)
     reader: FakeUsageReader = field(init=False)
     history: FakeHistory = field(init=False)
+    group_reads: FakeGroupReads = field(init=False)
     supervisor: Supervisor = field(init=False)
     uc: UseCases = field(init=False)
     _scope: trio.CancelScope = field(init=False)
@@ -107,6 +111,7 @@ class Core:
         self.sent = FakeSentLookup(self.store)
         self.reader = FakeUsageReader(self.store)
         self.history = FakeHistory(self.store)
+        self.group_reads = FakeGroupReads(self.store)
 
     async def start(self, max_instances_per_user: int | None = None) -> None:
         self.supervisor = Supervisor(
@@ -117,7 +122,12 @@ class Core:
             actor_settings=ActorSettings(),
             policy=POLICY,
             max_instances_per_user=max_instances_per_user,
-            deps=ActorDeps(sent=self.sent, limits=LimitGate(self.reader, self.meter, self.clock), history=self.history),
+            deps=ActorDeps(
+                sent=self.sent,
+                limits=LimitGate(self.reader, self.meter, self.clock),
+                history=self.history,
+                groups=self.group_reads,
+            ),
         )
         messaging = MessagingUseCases(self.supervisor, self.history, self.media, self.fetcher, sniff, self.converter)
         self.uc = UseCases(
@@ -125,6 +135,8 @@ class Core:
             messaging=messaging,
             chats=ChatActionUseCases(self.supervisor, self.history, messaging, self.clock),
             contacts=ContactUseCases(self.supervisor),
+            groups=GroupUseCases(self.supervisor, self.group_reads, self.converter),
+            people=PeopleUseCases(self.supervisor, self.converter),
             usage=UsageUseCases(self.supervisor, self.users, self.meter, self.clock),
         )
         self._scope, self._done = trio.CancelScope(), trio.Event()
@@ -162,10 +174,11 @@ class Core:
         return actor
 
     async def connected(self, owner: User, **body: Any) -> InstanceActor:
-        """A new instance of `owner`, scanned and online."""
+        """A new instance of `owner`, scanned and online, its groups read once connected (`joined_groups`)."""
         actor = await self.instance(owner, **body)
         await self.session(actor).link(JID)
         await reach(actor, "connected")
+        await settle()
         return actor
 
     async def receive(
@@ -198,6 +211,11 @@ class Core:
 
 async def reach(actor: InstanceActor, *statuses: str) -> None:
     assert await actor.wait_status(statuses, WAIT_S), f"still {actor.status}, wanted {statuses}"
+
+
+async def settle() -> None:
+    """Let every task run until all wait (the work an actor does beside its mailbox is then done)."""
+    await trio.testing.wait_all_tasks_blocked()
 
 
 @asynccontextmanager

@@ -7,16 +7,29 @@ off, reconnect) and `InboundEvents` (wamux.core.inbound: what the wire reports, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import trio
 
-from wamux.core.ports import ConnectionLost, EventStore, MediaStore, MessageLookup, SentLookup, WhatsAppSession
+from wamux.core.ports import (
+    ConnectionLost,
+    EventStore,
+    GroupLookup,
+    MediaStore,
+    MessageLookup,
+    SentLookup,
+    TransportError,
+    WhatsAppSession,
+)
 from wamux.core.usage import LimitGate
 from wamux.domain.clock import Clock
+from wamux.domain.errors import InstanceNotConnected, TransportFailed, Unavailable
 from wamux.domain.events import CONNECTION_TYPES, INSTANCE_LIFECYCLE_TYPES, DomainEvent, RecordedEvent
 from wamux.domain.instances import Instance
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -37,12 +50,13 @@ class ActorSettings:
 class ActorDeps:
     """What an actor reads besides its own stream: earlier sends (idempotency), history, usage (limits).
 
-    Both are optional so the connection tests need neither; the server always passes both.
+    All are optional so the connection tests need none; the server passes them all.
     """
 
     sent: SentLookup | None = None
     limits: LimitGate | None = None
     history: MessageLookup | None = None  # without it, reactions/edits/votes from the wire are taken as they come
+    groups: GroupLookup | None = None  # the groups read model: what a connect compares WhatsApp's list with
 
 
 class ActorBase:
@@ -84,6 +98,10 @@ class ActorBase:
         self._next_send_ms = 0
         self._idempotency: dict[str, tuple[str, int]] = {}  # key -> (message id, sent at ms), this process
         self.limit_notified: set[str] = set()  # limit periods already announced with limit_exceeded
+        self._identities: dict[str, str] = {}  # lid -> phone JID recorded by this process
+        # The groups as last recorded (None: unknown in this process, or changed since: ask the read model).
+        self._groups_synced: list[dict[str, Any]] | None = None
+        self._nursery: trio.Nursery | None = None  # the actor's own, while it runs
 
     @property
     def idle(self) -> bool:
@@ -132,3 +150,26 @@ class ActorBase:
         self.qr_code = None  # at once: /qr must not hand out the dead connection's code
         if self._connection is not None:
             self._connection.cancel()
+
+    def _connected(self) -> None:
+        if self.status != "connected":
+            raise InstanceNotConnected(f"instance is not connected (status {self.status})")
+
+    async def _on_wire(self, call: Awaitable[T], what: str) -> T:
+        """Await one session call with the send timeout; its failure is the caller's 502/503."""
+        try:
+            with trio.fail_after(self.settings.send_timeout_s):
+                return await call
+        except trio.TooSlowError as exc:
+            raise Unavailable(f"WhatsApp did not answer the {what} in time") from exc
+        except TransportError as exc:
+            if exc.retryable:
+                raise Unavailable(f"WhatsApp did not accept the {what}: {exc}") from exc
+            raise TransportFailed(f"WhatsApp refused the {what}: {exc}") from exc
+
+    async def _on_account_event(self, event: object) -> bool:
+        """Handle a group, call or identity event from the wire (`AccountHandlers`); False: not one."""
+        return False
+
+    async def _after_connected(self) -> None:
+        """Work to do once a connection is up, beside the mailbox (`AccountHandlers`: read the groups)."""

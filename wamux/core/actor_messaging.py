@@ -4,7 +4,6 @@ edits, revokes, presence and number checks. Each runs in the actor's turn and ap
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from dataclasses import asdict, replace
 from typing import Any, TypeVar
 
@@ -44,22 +43,6 @@ def content_fields(message: OutgoingMessage) -> dict[str, Any]:
 
 class MessagingHandlers(ActorBase):
     """Messaging commands of the instance actor (registered in `InstanceActor.HANDLERS`)."""
-
-    def _connected(self) -> None:
-        if self.status != "connected":
-            raise InstanceNotConnected(f"instance is not connected (status {self.status})")
-
-    async def _on_wire(self, call: Awaitable[T], what: str) -> T:
-        """Await one session call with the send timeout; its failure is the caller's 502/503."""
-        try:
-            with trio.fail_after(self.settings.send_timeout_s):
-                return await call
-        except trio.TooSlowError as exc:
-            raise Unavailable(f"WhatsApp did not answer the {what} in time") from exc
-        except TransportError as exc:
-            if exc.retryable:
-                raise Unavailable(f"WhatsApp did not accept the {what}: {exc}") from exc
-            raise TransportFailed(f"WhatsApp refused the {what}: {exc}") from exc
 
     def _own(self, target: MessageRef) -> MessageRef:
         """The target with our own JID as its sender when it is ours (history stores no sender for sends)."""

@@ -13,7 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
-from wamux.core.ports import MessageRef, NumberCheck, OutgoingMessage, RemoteContact
+from wamux.core.ports import (
+    GroupInfo,
+    MessageRef,
+    NumberCheck,
+    OutgoingMessage,
+    ParticipantResult,
+    Profile,
+    RemoteContact,
+)
 from wamux.domain.events import ContactSaved
 from wamux.domain.instances import Instance
 
@@ -163,3 +171,114 @@ class CheckLimits(Command[None]):
 @dataclass(frozen=True)
 class RecordApiCalls(Command[None]):
     count: int
+
+
+# ---- groups (API-2 §4) ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncGroups(Command[list[GroupInfo]]):
+    """Read every group from WhatsApp and record them (`groups_synced`)."""
+
+
+@dataclass(frozen=True)
+class FetchGroup(Command[GroupInfo | None]):
+    """One group as WhatsApp has it now (None: we are not a member)."""
+
+    group_jid: str
+
+
+@dataclass(frozen=True)
+class CreateGroup(Command[GroupInfo]):
+    subject: str
+    participants: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UpdateGroup(Command[None]):
+    group_jid: str
+    subject: str | None = None
+    description: str | None = None
+    announce: bool | None = None
+    locked: bool | None = None
+
+
+@dataclass(frozen=True)
+class SetGroupPicture(Command[None]):
+    group_jid: str
+    jpeg: bytes
+
+
+@dataclass(frozen=True)
+class UpdateParticipants(Command[list[ParticipantResult]]):
+    group_jid: str
+    action: str  # add | remove | promote | demote
+    participants: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GroupInvite(Command[str]):
+    """The invite code (a new one with `revoke`)."""
+
+    group_jid: str
+    revoke: bool = False
+
+
+@dataclass(frozen=True)
+class JoinGroup(Command[str]):
+    """Join by invite code; answers the group's JID."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class LeaveGroup(Command[None]):
+    group_jid: str
+
+
+# ---- people (API-2 §5) ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FetchProfile(Command[Profile | None]):
+    """A person's profile (None: not on WhatsApp); a LID ⇄ phone pair it reveals is recorded."""
+
+    jid: str
+
+
+@dataclass(frozen=True)
+class FetchOwnProfile(Command[Profile]):
+    pass
+
+
+@dataclass(frozen=True)
+class SetProfile(Command[None]):
+    name: str | None = None
+    about: str | None = None
+
+
+@dataclass(frozen=True)
+class SetProfilePicture(Command[None]):
+    jpeg: bytes
+
+
+@dataclass(frozen=True)
+class SetBlocked(Command[None]):
+    jid: str
+    blocked: bool
+
+
+@dataclass(frozen=True)
+class FetchBlocklist(Command[list[str]]):
+    pass
+
+
+@dataclass(frozen=True)
+class FetchPrivacy(Command[dict[str, str]]):
+    pass
+
+
+@dataclass(frozen=True)
+class SetPrivacy(Command[None]):
+    name: str
+    value: str

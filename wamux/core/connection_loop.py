@@ -93,6 +93,7 @@ class ConnectionLoop(ActorBase):
             if self.status != "logged_out":
                 await self._append(LoggedOut(instance_id=self.id, reason=outcome.reason))
             self._set_status("logged_out")
+            self._groups_synced = None
             return False
         if outcome.reason == "qr_timeout" or outcome.permanent:
             await self._append(Disconnected(instance_id=self.id, reason=outcome.reason, will_reconnect=False))

@@ -75,6 +75,8 @@ class InboundEvents(ActorBase):
             jid = event.jid or self.linked_jid or self.instance.jid
             await self._append(Connected(instance_id=self.id, jid=jid, push_name=event.push_name))
             self._set_status("connected")
+            if self._nursery is not None:
+                self._nursery.start_soon(self._after_connected)
         elif isinstance(event, ConnectionLost):
             self._outcome = event
         elif isinstance(event, IncomingMessage):
@@ -102,6 +104,8 @@ class InboundEvents(ActorBase):
                     instance_id=self.id, chat_jid=event.chat_jid, sender_jid=event.sender_jid, state=event.state
                 )
             )
+        elif await self._on_account_event(event):
+            pass
         elif isinstance(event, ContactUpdate):
             await self._append(
                 ContactSaved(

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import trio
 
 from wamux.core import commands as c
+from wamux.core.actor_account import AccountHandlers
 from wamux.core.actor_base import ActorDeps, ActorSettings
 from wamux.core.actor_messaging import MessagingHandlers
 from wamux.core.connection_loop import ConnectionLoop
@@ -69,7 +70,7 @@ class Stopped(Exception):
     """The actor was asked to stop (instance deleted)."""
 
 
-class InstanceActor(MessagingHandlers, InboundEvents, ConnectionLoop):
+class InstanceActor(MessagingHandlers, AccountHandlers, InboundEvents, ConnectionLoop):
     """Owns one instance: its stream, its WhatsApp session and its connection state."""
 
     def __init__(
@@ -84,7 +85,6 @@ class InstanceActor(MessagingHandlers, InboundEvents, ConnectionLoop):
     ) -> None:
         super().__init__(instance_id, store, session, clock, media, settings, deps)
         self._mailbox_send, self._mailbox = trio.open_memory_channel[tuple[c.Command[Any], _Reply]](math.inf)
-        self._nursery: trio.Nursery | None = None
         self.HANDLERS: dict[type[c.Command[Any]], Callable[[Any], Awaitable[Any]]] = {
             c.Update: self._update,
             c.Delete: self._delete,
@@ -98,6 +98,23 @@ class InstanceActor(MessagingHandlers, InboundEvents, ConnectionLoop):
             c.Revoke: self._revoke,
             c.SetPresence: self._set_presence,
             c.CheckNumbers: self._check_numbers,
+            c.SyncGroups: self._sync_groups,
+            c.FetchGroup: self._fetch_group,
+            c.CreateGroup: self._create_group,
+            c.UpdateGroup: self._update_group,
+            c.SetGroupPicture: self._set_group_picture,
+            c.UpdateParticipants: self._update_participants,
+            c.GroupInvite: self._group_invite,
+            c.JoinGroup: self._join_group,
+            c.LeaveGroup: self._leave_group,
+            c.FetchProfile: self._fetch_profile,
+            c.FetchOwnProfile: self._fetch_own_profile,
+            c.SetProfile: self._set_profile,
+            c.SetProfilePicture: self._set_profile_picture,
+            c.SetBlocked: self._set_blocked,
+            c.FetchBlocklist: self._fetch_blocklist,
+            c.FetchPrivacy: self._fetch_privacy,
+            c.SetPrivacy: self._set_privacy,
             c.FetchContacts: self._fetch_contacts,
             c.SaveContact: self._save_contact,
             c.ImportContacts: self._import_contacts,
@@ -208,6 +225,7 @@ class InstanceActor(MessagingHandlers, InboundEvents, ConnectionLoop):
                     pass  # unlinking locally below is what the user asked for
             await self._append(LoggedOut(instance_id=self.id, reason="logout"))
             self._set_status("logged_out")
+            self._groups_synced = None  # a new link (maybe another account) records its groups afresh
             self._end_connection(ConnectionLost(reason="logout", logged_out=True))
             self.linked_jid = None
 

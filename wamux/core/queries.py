@@ -17,6 +17,8 @@ from typing import Any, Protocol, TypeVar
 import trio
 
 from wamux.projections.contacts import CONTACTS, contact_key
+from wamux.projections.groups import GROUPS, group_key, group_summary, group_view
+from wamux.projections.identities import IDENTITIES, identity_key, is_lid
 from wamux.projections.instances import INSTANCES
 from wamux.projections.messages import CHATS, MESSAGES, chat_key, message_key
 from wamux.projections.outbox import DELIVERIES
@@ -146,6 +148,37 @@ class ReadQueries:
         """One contact of an instance by its JID."""
         key = contact_key(instance_id, jid)
         return await self._read(("contacts",), lambda rm: rm.get(CONTACTS, key))
+
+    # ---- groups and identities ---------------------------------------------------------------
+
+    async def groups(self, instance_id: str) -> list[Doc]:
+        """The groups an instance's account is in, by subject (case-insensitively), without members."""
+        query = Query(where={"instanceId": instance_id}, order=(("sortSubject", False), ("id", False)))
+        rows = await self._read(("groups",), lambda rm: rm.find(GROUPS, query))
+        return [group_summary(r) for r in rows]
+
+    async def group(self, instance_id: str, group_jid: str) -> Doc | None:
+        """One group with its members; a member known only by LID (or only by phone) gets its other JID."""
+        key = group_key(instance_id, group_jid)
+
+        def read(rm: ReadModelStore) -> Doc | None:
+            row = rm.get(GROUPS, key)
+            if row is None:
+                return None
+
+            def counterpart(jid: str) -> str | None:
+                found = rm.get(IDENTITIES, identity_key(instance_id, jid))
+                return None if found is None else str(found["phoneJid"] if is_lid(jid) else found["lid"])
+
+            return group_view(row, counterpart)
+
+        return await self._read(("groups", "identities"), read)
+
+    async def identity(self, instance_id: str, jid: str) -> Doc | None:
+        """`{lid, phoneJid}` of the person a LID or a phone JID names, when the instance has learned it."""
+        key = identity_key(instance_id, jid)
+        row = await self._read(("identities",), lambda rm: rm.get(IDENTITIES, key))
+        return None if row is None else {"lid": row["lid"], "phoneJid": row["phoneJid"]}
 
     # ---- instances and users -----------------------------------------------------------------
 

@@ -22,6 +22,9 @@ class ActorReads:
     async def message(self, instance_id: str, message_id: str) -> Mapping[str, Any] | None:
         return await self.queries.message(instance_id, message_id)
 
+    async def groups(self, instance_id: str) -> list[dict[str, Any]]:
+        return await self.queries.groups(instance_id)
+
     async def usage_since(self, instance_id: str, since_day: str | None) -> tuple[int, int]:
         total = summed(await self.queries.usage(instance_id, since_day))
         return total["messagesSent"], total["apiCalls"]

@@ -9,9 +9,13 @@ enums equal to them.
 from __future__ import annotations
 
 from wamux.domain.events import (
+    CallReceived,
     Connected,
     Disconnected,
     DomainEvent,
+    GroupJoined,
+    GroupParticipantsChanged,
+    GroupUpdated,
     InstanceCreated,
     InstanceDeleted,
     InstanceFailed,
@@ -59,6 +63,10 @@ PUBLIC_EVENT_TYPES = type_names(
     MessageRevoked,
     PollVoted,
     PresenceUpdated,
+    GroupJoined,
+    GroupUpdated,
+    GroupParticipantsChanged,
+    CallReceived,
     Connected,
     Disconnected,
     LoggedOut,
@@ -66,6 +74,9 @@ PUBLIC_EVENT_TYPES = type_names(
     LimitExceeded,
     WebhookUpdated,
 )
+
+# Public events sent to webhooks whatever the instance's notify flags say.
+ALWAYS_SENT_EVENT_TYPES = type_names(PresenceUpdated, GroupJoined, GroupUpdated, GroupParticipantsChanged, CallReceived)
 
 # Public events that are delivered but never shown in history (nor in the chat list).
 EPHEMERAL_EVENT_TYPES = type_names(PresenceUpdated)
@@ -94,6 +105,7 @@ ACTIVITY_TYPES = type_names(
     LoggedOut,
     ReconnectRequested,
     LimitExceeded,
+    CallReceived,
     InstanceFailed,
     InstanceDeleted,
 )

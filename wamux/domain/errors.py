@@ -108,3 +108,11 @@ class ConversionFailed(ValidationFailed):
     """Media that could not be converted (not audio / not an image, damaged, too slow): 422."""
 
     code = "conversion_failed"
+
+
+class GroupNotFound(NotFound):
+    code = "group_not_found"
+
+
+class NotGroupAdmin(Forbidden):
+    code = "not_group_admin"

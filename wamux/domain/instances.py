@@ -137,6 +137,12 @@ def check_settings(value: Any) -> dict[str, Any]:
             if not isinstance(item, int) or isinstance(item, bool) or not 0 <= item <= 60_000:
                 raise _fail("settings.sendIntervalMs", "sendIntervalMs must be 0..60000")
             out[key] = item
+        elif key in ("rejectCalls", "alwaysOnline", "syncHistory"):
+            out[key] = check_bool(f"settings.{key}", item)
+        elif key == "rejectCallMessage":
+            if item is not None and (not isinstance(item, str) or len(item) > 1000):
+                raise _fail("settings.rejectCallMessage", "rejectCallMessage must be text of at most 1000 characters")
+            out[key] = item or None
         else:
             raise _fail("settings", f"unknown setting {key}")
     return out

@@ -14,7 +14,7 @@ import json
 import uuid
 from typing import Any
 
-from wamux.domain.catalog import PUBLIC_EVENT_TYPES
+from wamux.domain.catalog import ALWAYS_SENT_EVENT_TYPES, PUBLIC_EVENT_TYPES
 from wamux.domain.clock import iso_ms
 from wamux.domain.events import (
     InstanceCreated,
@@ -45,9 +45,10 @@ SETTINGS = Collection("webhook_settings", {"instanceId": "text"})
 
 _NS = uuid.UUID("6f1d3a2e-9b7c-4c1e-8d2f-5a4b3c2d1e0f")
 
-# The flag that decides each public event; the others are always sent (when webhooks are enabled,
-# `presence_update` among them), `message_status` is decided by its status (STATUS_FLAG), and an event
-# about an earlier message by who acted (BY_WHO_ACTED: ours follow notifySent, theirs notifyReceived).
+# The flag that decides each public event; the catalog's ALWAYS_SENT ones (presence, groups, calls) and
+# the others without a flag are always sent (when webhooks are enabled), `message_status` is decided by
+# its status (STATUS_FLAG), and an event about an earlier message by who acted (BY_WHO_ACTED: ours follow
+# notifySent, theirs notifyReceived).
 NOTIFY_FLAG = {MessageReceived.type: "notifyReceived", MessageSent.type: "notifySent", MessageFailed.type: "notifySent"}
 STATUS_FLAG = {"delivered": "notifyDelivery", "read": "notifyRead", "played": "notifyRead"}
 BY_WHO_ACTED = (MessageReaction, MessageEdited, MessageRevoked, PollVoted)
@@ -78,6 +79,8 @@ def signature(secret: str, body: bytes) -> str:
 def notify_flag(recorded: RecordedEvent) -> str | None:
     """The setting that decides whether this public event is notified; None: always (when webhooks are on)."""
     e = recorded.event
+    if recorded.type in ALWAYS_SENT_EVENT_TYPES:
+        return None
     if isinstance(e, MessageStatusChanged):
         return STATUS_FLAG.get(e.status, "")  # no flag asks for the other statuses: never notified
     if isinstance(e, BY_WHO_ACTED):

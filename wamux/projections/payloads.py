@@ -11,8 +11,12 @@ from typing import Any
 
 from wamux.domain.clock import iso_ms
 from wamux.domain.events import (
+    CallReceived,
     Connected,
     Disconnected,
+    GroupJoined,
+    GroupParticipantsChanged,
+    GroupUpdated,
     LimitExceeded,
     LoggedOut,
     MessageEdited,
@@ -151,6 +155,8 @@ def event_data(recorded: RecordedEvent) -> dict[str, Any]:
         return {**_about_message(e), "selectedOptions": list(e.selected_options)}
     if isinstance(e, PresenceUpdated):
         return {"instanceId": e.instance_id, "chatId": e.chat_jid, "from": e.sender_jid, "state": e.state}
+    if isinstance(e, GroupJoined | GroupUpdated | GroupParticipantsChanged | CallReceived):
+        return account_data(e)
     if isinstance(e, Connected):
         return {"instanceId": e.instance_id, "phone": e.jid, "pushName": e.push_name}
     if isinstance(e, Disconnected):
@@ -169,6 +175,36 @@ def event_data(recorded: RecordedEvent) -> dict[str, Any]:
     if isinstance(e, WebhookUpdated):
         return {"instanceId": e.instance_id, "timestamp": iso_ms(recorded.timestamp_ms), "changed": e.changed}
     return {"instanceId": recorded.stream_id, **e.payload()}
+
+
+def account_data(e: GroupJoined | GroupUpdated | GroupParticipantsChanged | CallReceived) -> dict[str, Any]:
+    """Group and call events (API-2 §3, §4); `group_updated` names only the fields that changed."""
+    if isinstance(e, GroupJoined):
+        return {"instanceId": e.instance_id, "groupId": e.group_id, "subject": e.subject, "by": e.by}
+    if isinstance(e, GroupUpdated):
+        changed = {"subject": e.subject, "description": e.description, "announce": e.announce, "locked": e.locked}
+        return {
+            "instanceId": e.instance_id,
+            "groupId": e.group_id,
+            **{k: v for k, v in changed.items() if v is not None},
+            "by": e.by,
+        }
+    if isinstance(e, GroupParticipantsChanged):
+        return {
+            "instanceId": e.instance_id,
+            "groupId": e.group_id,
+            "action": e.action,
+            "participants": list(e.participants),
+            "by": e.by,
+        }
+    return {
+        "instanceId": e.instance_id,
+        "callId": e.call_id,
+        "from": e.from_jid,
+        "isVideo": e.is_video,
+        "isGroup": e.is_group,
+        "rejected": e.rejected,
+    }
 
 
 def _about_message(e: MessageReaction | MessageEdited | MessageRevoked | PollVoted) -> dict[str, Any]:

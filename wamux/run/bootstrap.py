@@ -40,8 +40,10 @@ from wamux.core.usage import LimitGate, UsageMeter
 from wamux.core.usecases import (
     ChatActionUseCases,
     ContactUseCases,
+    GroupUseCases,
     InstanceUseCases,
     MessagingUseCases,
+    PeopleUseCases,
     UsageUseCases,
     UseCases,
 )
@@ -52,6 +54,8 @@ from wamux.http.app import create_app
 from wamux.http.services import Services
 from wamux.logs import get_logger
 from wamux.projections.contacts import ContactsProjection
+from wamux.projections.groups import GroupsProjection
+from wamux.projections.identities import IdentitiesProjection
 from wamux.projections.instances import InstancesProjection
 from wamux.projections.messages import MessagesProjection
 from wamux.projections.outbox import OutboxProjection
@@ -73,6 +77,8 @@ def all_projections() -> list[Projection]:
         InstancesProjection(),
         MessagesProjection(),
         ContactsProjection(),
+        GroupsProjection(),
+        IdentitiesProjection(),
         StatsProjection(),
         OutboxProjection(),
     ]
@@ -194,23 +200,26 @@ def build_core(
         policy=restart_policy or RestartPolicy(),
         logger=get_logger("wamux.supervisor"),
         max_instances_per_user=s.max_instances_per_user,
-        deps=ActorDeps(sent=reads, limits=LimitGate(reads, meter, clock), history=reads),
+        deps=ActorDeps(sent=reads, limits=LimitGate(reads, meter, clock), history=reads, groups=reads),
     )
     guard = OutboundGuard(allow_private=s.allow_private_urls)
     instances = InstanceUseCases(supervisor, storage.users, guard)
+    converter = MediaConverter()
     messaging = MessagingUseCases(
         supervisor,
         storage.queries,
         media,
         MediaFetcher(max_bytes=s.media_max_mb * 1024 * 1024, timeout_s=s.media_timeout_s, guard=guard),
         sniff,
-        MediaConverter(),
+        converter,
     )
     usecases = UseCases(
         instances=instances,
         messaging=messaging,
         chats=ChatActionUseCases(supervisor, storage.queries, messaging, clock),
         contacts=ContactUseCases(supervisor),
+        groups=GroupUseCases(supervisor, storage.queries, converter),
+        people=PeopleUseCases(supervisor, converter),
         usage=UsageUseCases(supervisor, storage.users, meter, clock),
     )
 

@@ -1,4 +1,4 @@
-// Create or edit an instance: name, description, webhook settings and usage limits.
+// Create or edit an instance: name, description, webhook settings, usage limits, calls and presence.
 
 import { api, enc } from "../api.js";
 import { meta } from "../meta.js";
@@ -28,6 +28,19 @@ export function parseHeaders(text) {
     const at = line.indexOf(":");
     if (at <= 0) throw new Error(`headers line ${i + 1}: write it as “Name: value”`);
     out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  return out;
+}
+
+// The account settings' values when never set (the server's defaults).
+const ACCOUNT_DEFAULTS = { rejectCalls: false, rejectCallMessage: null, alwaysOnline: false, syncHistory: true };
+
+/** The account settings that differ from what is stored (a setting never stored counts as its default). */
+export function changedSettings(stored, wanted) {
+  const out = {};
+  for (const [key, value] of Object.entries(wanted)) {
+    const current = key in (stored || {}) ? stored[key] : ACCOUNT_DEFAULTS[key];
+    if ((current ?? null) !== value) out[key] = value;
   }
   return out;
 }
@@ -62,6 +75,7 @@ export function render(root, params, { navigate }) {
   function build(inst) {
     const ws = { ...DEFAULTS, ...(inst?.webhookSettings || {}) };
     const limits = inst?.limits || {};
+    const account = inst?.settings || {};
     const f = {
       name: field("Name", { type: "text", required: true, value: inst?.name || "", testid: "instance-name" }),
       description: field("Description", { tag: "textarea", value: inst?.description || "", testid: "instance-description-input" }),
@@ -86,7 +100,21 @@ export function render(root, params, { navigate }) {
       maxMessagesSent: field("Max messages sent", { type: "number", min: 0, step: 1, value: limits.maxMessagesSent ?? "", testid: "limit-messages" }, "Empty: no limit"),
       maxApiCalls: field("Max API calls", { type: "number", min: 0, step: 1, value: limits.maxApiCalls ?? "", testid: "limit-api-calls" }, "Empty: no limit"),
       period: field("Per", { tag: "select", options: [["day", "day"], ["month", "month"]], value: limits.period || "day", testid: "limit-period" }),
+      rejectCalls: checkbox("Reject calls", { checked: Boolean(account.rejectCalls), testid: "reject-calls" }),
+      rejectCallMessage: field(
+        "Message to send after rejecting",
+        { tag: "textarea", maxlength: 1000, value: account.rejectCallMessage || "", placeholder: "Sorry, I can't take calls here. Please write.", testid: "reject-call-message" },
+        "Sent to the caller after a call is rejected. Empty: no message.",
+      ),
+      alwaysOnline: checkbox("Always online", { checked: Boolean(account.alwaysOnline), testid: "always-online" }),
+      // WhatsApp pushes past chats when a device is linked; on by default.
+      syncHistory: checkbox("Import history on link", { checked: account.syncHistory !== false, testid: "sync-history" }),
     };
+    const syncCallMessage = () => {
+      f.rejectCallMessage.input.disabled = !f.rejectCalls.input.checked;
+    };
+    f.rejectCalls.input.addEventListener("change", syncCallMessage);
+    syncCallMessage();
     const showSecret = checkbox("Show secret", { testid: "show-secret" });
     showSecret.input.addEventListener("change", () => {
       f.secret.input.type = showSecret.input.checked ? "text" : "password";
@@ -108,6 +136,17 @@ export function render(root, params, { navigate }) {
         f.headers,
       ),
       h("fieldset", h("legend", "Usage limits"), h("div.form-grid", f.maxMessagesSent, f.maxApiCalls, f.period)),
+      h(
+        "fieldset",
+        { testid: "account-settings" },
+        h("legend", "Calls and presence"),
+        f.rejectCalls,
+        f.rejectCallMessage,
+        f.alwaysOnline,
+        h("p.small.muted", "Tells WhatsApp the account is online after every connect."),
+        f.syncHistory,
+        h("p.small.muted", "When a phone is linked, import the past chats WhatsApp sends (they are not sent as webhooks)."),
+      ),
       h("div.row.end", h("a.btn", { href: editing ? `#/instances/${enc(inst.id)}` : "#/instances" }, "Cancel"), submit),
     );
     form.addEventListener("submit", (ev) => {
@@ -135,6 +174,13 @@ export function render(root, params, { navigate }) {
           webhookUrl: f.webhookUrl.input.value.trim() || null,
           webhookEnabled: f.webhookEnabled.input.checked,
         };
+        const accountSettings = changedSettings(account, {
+          rejectCalls: f.rejectCalls.input.checked,
+          rejectCallMessage: f.rejectCallMessage.input.value.trim() || null,
+          alwaysOnline: f.alwaysOnline.input.checked,
+          syncHistory: f.syncHistory.input.checked,
+        });
+        if (Object.keys(accountSettings).length) common.settings = accountSettings;
         if (editing) {
           await api.put(`/api/instances/${enc(inst.id)}`, {
             ...common,

@@ -8,6 +8,8 @@ import * as overview from "../tabs/overview.js";
 import * as send from "../tabs/send.js";
 import * as chats from "../tabs/chats.js";
 import * as contacts from "../tabs/contacts.js";
+import * as groups from "../tabs/groups.js";
+import * as profile from "../tabs/profile.js";
 import * as activity from "../tabs/activity.js";
 import * as events from "../tabs/events.js";
 import * as stats from "../tabs/stats.js";
@@ -18,6 +20,8 @@ const TABS = [
   ["send", "Send", send],
   ["chats", "Chats", chats],
   ["contacts", "Contacts", contacts],
+  ["groups", "Groups", groups],
+  ["profile", "Profile & privacy", profile],
   ["activity", "Activity", activity],
   ["events", "Live events", events],
   ["stats", "Stats", stats],

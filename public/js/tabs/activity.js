@@ -2,6 +2,7 @@
 
 import { api, enc } from "../api.js";
 import { meta } from "../meta.js";
+import { personLabel } from "../people/profile.js";
 import { addOptions, clear, errorBox, field, fmtDate, h } from "../ui.js";
 
 // How each action is coloured (presentation only: the list of actions comes from GET /api/meta).
@@ -15,6 +16,7 @@ const TONE = {
   failed: ".bad",
   qr_received: ".warn",
   reconnect_requested: ".warn",
+  call_received: ".warn",
 };
 const PAGE = 50;
 const POLL_MS = 4000;
@@ -61,6 +63,7 @@ export function render(root, ctx) {
         loaded = 0;
       }
       for (const log of res.logs || []) {
+        const words = describe(log);
         const details = log.details && Object.keys(log.details).length ? JSON.stringify(log.details) : "";
         tbody.append(
           h(
@@ -68,7 +71,7 @@ export function render(root, ctx) {
             { testid: "activity-row", dataset: { action: log.action } },
             h("td", h("time", { datetime: log.createdAt }, fmtDate(log.createdAt))),
             h("td", h(`span.pill${pillClass(log.action)}`, { testid: "activity-action" }, log.action)),
-            h("td", h("code.small", details)),
+            h("td", words ? h("span", { testid: "activity-words" }, words) : null, words && details ? h("br") : null, h("code.small", details)),
           ),
         );
       }
@@ -101,6 +104,20 @@ export function render(root, ctx) {
     clearTimeout(debounce);
     off();
   };
+}
+
+/** An action in words, where the raw details would not speak for themselves (calls). */
+export function describe(log) {
+  if (log.action !== "call_received") return "";
+  const d = log.details || {};
+  if (d.summary) return String(d.summary); // the server's own words
+  const who = d.from ? personLabel(d.from) : "an unknown number";
+  const kind = d.isVideo ? "Video call" : "Call";
+  const group = d.isGroup ? " (group call)" : "";
+  let outcome = "";
+  if (d.rejected === true) outcome = d.replyMessageId ? ", rejected and answered with a message" : ", rejected";
+  else if (d.rejected === false) outcome = ", not rejected";
+  return `${kind} from ${who}${group}${outcome}`;
 }
 
 function pillClass(action) {

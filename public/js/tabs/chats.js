@@ -8,6 +8,7 @@ import { bubble } from "../chat/bubble.js";
 import { createComposer } from "../chat/composer.js";
 import { summary } from "../chat/kinds.js";
 import { presenceSender, typingIndicator } from "../chat/typing.js";
+import { openProfile } from "../people/profile.js";
 import { clear, confirmDialog, errorBox, field, fmtDate, h, jidNumber, toast } from "../ui.js";
 
 const SAFETY_POLL_MS = 5000;
@@ -167,7 +168,15 @@ export function render(root, ctx) {
         loadChats();
       },
     });
-    view.append(h("div.chat-head", chatTitle, typing.node), messagesError, messagesList, composer.node);
+    view.append(h("div.chat-head", chatTitle, typing.node, h("span.spacer"), chatDetails()), messagesError, messagesList, composer.node);
+  }
+
+  // The person's WhatsApp profile, or the group's panel.
+  function chatDetails() {
+    if (chatId.includes("@g.us")) return h("a.btn.btn-small", { href: `#/instances/${enc(ctx.id)}/groups/${enc(chatId)}`, testid: "chat-group-info" }, "Group info");
+    const button = h("button.btn.btn-small", { type: "button", testid: "chat-profile" }, "Profile");
+    button.addEventListener("click", () => openProfile(ctx.id, chatId));
+    return button;
   }
 
   let lastReadMark = null;

@@ -1,6 +1,7 @@
 // Contacts: the stored contacts (search, groups only, paging), import from the phone, save one by hand.
 
 import { api, enc } from "../api.js";
+import { openProfile } from "../people/profile.js";
 import { busy, checkbox, clear, errorBox, field, fmtDate, h, toast } from "../ui.js";
 
 const PAGE = 50;
@@ -63,7 +64,7 @@ export function render(root, ctx) {
             h("td", h("code", c.number || c.remoteJid || c.id)),
             h("td.hide-sm", c.isGroup ? "group" : "person"),
             h("td.hide-sm", fmtDate(c.lastActivity || c.updatedAt)),
-            h("td", h("a.btn.btn-small", { href: `#/instances/${enc(ctx.id)}/chats/${enc(c.remoteJid || c.number)}`, testid: "contact-chat" }, "Chat")),
+            h("td", h("div.row", h("a.btn.btn-small", { href: `#/instances/${enc(ctx.id)}/chats/${enc(c.remoteJid || c.number)}`, testid: "contact-chat" }, "Chat"), detailsButton(c))),
           ),
         );
       }
@@ -75,6 +76,15 @@ export function render(root, ctx) {
     } catch (err) {
       if (!stopped && mine === seq) clear(status).append(errorBox(err, "contacts-error"));
     }
+  }
+
+  // A person's WhatsApp profile, or a group's panel.
+  function detailsButton(c) {
+    const id = c.remoteJid || c.number;
+    if (c.isGroup) return h("a.btn.btn-small", { href: `#/instances/${enc(ctx.id)}/groups/${enc(id)}`, testid: "contact-group" }, "Group");
+    const button = h("button.btn.btn-small", { type: "button", testid: "contact-profile-open" }, "Profile");
+    button.addEventListener("click", () => openProfile(ctx.id, id, { chatHref: (jid) => `#/instances/${enc(ctx.id)}/chats/${enc(jid)}` }));
+    return button;
   }
 
   search.input.addEventListener("input", () => {

@@ -193,6 +193,8 @@ function renderDetails(el, inst) {
         .filter(Boolean)
         .join(", ") + ` per ${inst.limits.period || "day"}`
     : "none";
+  const account = inst.settings || {};
+  const calls = account.rejectCalls ? `rejected${account.rejectCallMessage ? `, then answered: “${account.rejectCallMessage}”` : ""}` : "ring on the phone";
   const rows = [
     ["ID", h("code", { testid: "instance-id" }, inst.id)],
     ["Webhook", inst.webhookUrl ? `${inst.webhookUrl} (${inst.webhookEnabled ? "enabled" : "disabled"})` : "none"],
@@ -201,6 +203,9 @@ function renderDetails(el, inst) {
     ["Signing secret", ws.secret ? "set" : "none"],
     ["Custom headers", Object.keys(ws.headers || {}).join(", ") || "none"],
     ["Limits", limits],
+    ["Calls", h("span", { testid: "settings-calls" }, calls)],
+    ["Always online", account.alwaysOnline ? "yes" : "no"],
+    ["Import history on link", account.syncHistory === false ? "no" : "yes"],
     ["Created", fmtDate(inst.createdAt)],
     ["Last activity", fmtDate(inst.lastActivity)],
   ];

@@ -1,6 +1,8 @@
-"""Media conversion with real tools: voice notes to Ogg/Opus with ffmpeg, stickers to 512x512 WebP with Pillow.
+"""Media conversion with real tools: voice notes to Ogg/Opus with ffmpeg, stickers to 512x512 WebP and
+profile or group pictures to 640x640 JPEG with Pillow.
 
-WhatsApp plays a voice note only as Ogg/Opus and shows a sticker only as a 512x512 WebP. The sync
+WhatsApp plays a voice note only as Ogg/Opus, shows a sticker only as a 512x512 WebP and takes a
+profile or group picture as a square JPEG (640x640 is the size its apps upload). The sync
 functions do the work (ffmpeg in a subprocess, Pillow in-process); `MediaConverter` runs them in
 worker threads for the trio side. Both refuse input they cannot trust: ffmpeg may read only the
 one local file with a known audio demuxer (no playlists, no network), Pillow opens only plain
@@ -26,6 +28,9 @@ STICKER_MIME = "image/webp"
 STICKER_SIZE = 512
 STICKER_MAX_BYTES = 100 * 1024  # WhatsApp's limit for a static sticker
 STICKER_MAX_SOURCE_PIXELS = 40_000_000  # bigger images are refused before they are decoded
+PICTURE_SIZE = 640
+PICTURE_MIME = "image/jpeg"
+PICTURE_QUALITY = 85
 FFMPEG_TIMEOUT_S = 60.0
 # Demuxers of audio (and audio-in-video) containers: playlists, concat lists and images are not among them.
 AUDIO_DEMUXERS = "wav,w64,mp3,ogg,flac,aac,mov,matroska,amr,amrnb,amrwb,caf,aiff,au,asf,ac3"
@@ -120,8 +125,11 @@ def to_sticker(data: bytes) -> bytes:
                 return data
             image.seek(0)
             frame = image.convert("RGBA")
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as exc:
-        raise ConversionFailed(f"a sticker needs an image: {exc}", details={"file": "not an image"}) from None
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError):
+        # Pillow's own words name Python objects and paths: the caller gets ours.
+        raise ConversionFailed(
+            "a sticker needs a PNG, JPEG, GIF, WebP, BMP or TIFF image that is whole", details={"file": "not an image"}
+        ) from None
     scale = STICKER_SIZE / max(frame.size)
     size = (max(1, round(frame.width * scale)), max(1, round(frame.height * scale)))
     frame = frame.resize(size, Image.Resampling.LANCZOS)
@@ -133,6 +141,32 @@ def to_sticker(data: bytes) -> bytes:
         canvas.save(out, "WEBP", quality=quality, method=4)
         if out.tell() <= STICKER_MAX_BYTES:
             break
+    return out.getvalue()
+
+
+def to_picture(data: bytes) -> bytes:
+    """An image as a WhatsApp profile or group picture: a 640x640 JPEG, centre-cropped to a square.
+
+    The photo is turned upright by its EXIF orientation, its first frame taken when it is animated,
+    and transparency laid on white (JPEG has none). Smaller images are scaled up. Raises
+    `ConversionFailed` for what `to_sticker` refuses: anything but a PNG, JPEG, GIF, WebP, BMP or
+    TIFF image, or one larger than 40 megapixels.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
+            if image.width * image.height > STICKER_MAX_SOURCE_PIXELS:
+                raise ConversionFailed("the image is too large for a picture", details={"file": "too large"})
+            image.seek(0)
+            frame = ImageOps.exif_transpose(image).convert("RGBA")
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as exc:
+        raise ConversionFailed(f"a picture needs an image: {exc}", details={"file": "not an image"}) from None
+    square = ImageOps.fit(frame, (PICTURE_SIZE, PICTURE_SIZE), Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+    canvas = Image.new("RGB", square.size, (255, 255, 255))
+    canvas.paste(square, mask=square.getchannel("A"))
+    out = io.BytesIO()
+    canvas.save(out, "JPEG", quality=PICTURE_QUALITY, optimize=True)
     return out.getvalue()
 
 
@@ -159,6 +193,10 @@ class MediaConverter:
     async def sticker(self, data: bytes) -> bytes:
         """See `to_sticker`."""
         return await self._in_thread(functools.partial(to_sticker, data))
+
+    async def picture(self, data: bytes) -> bytes:
+        """See `to_picture`."""
+        return await self._in_thread(functools.partial(to_picture, data))
 
     async def _in_thread(self, work: functools.partial[T]) -> T:
         if self._limiter is None:

@@ -16,6 +16,11 @@ What neonize 0.5.2 delivers, as read from its source:
 - Typing indicators arrive as `ChatPresenceEv` (composing/paused, media audio = recording) and a
   contact's online state as `PresenceEv`; the client subscribes to an event type by registering a
   handler for it (`connect` sends the registered codes to Go).
+- A call offer (`CallOfferEv`) carries the `<offer>` node whatsmeow received as `data`: a
+  `<video>` child makes it a video call, a `group-jid` (or `type="group"`) attribute a group call.
+- One neonize event can mean several transport events (`transport_events`): the LID ⇄ phone pairs
+  it carries (`IdentityIn`, see `neonize_identities`) come first, then what happened. Group events
+  are mapped in `neonize_groups`.
 """
 
 from __future__ import annotations
@@ -24,10 +29,14 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from wamux.adapters.whatsapp.neonize_jids import GROUP_SERVER, jid_or_none, jid_to_string
+from wamux.adapters.whatsapp import neonize_groups as groups
+from wamux.adapters.whatsapp import neonize_identities as identities
+from wamux.adapters.whatsapp.neonize_jids import GROUP_SERVER, jid_or_none, jid_to_string, unix_seconds
 from wamux.adapters.whatsapp.neonize_messages import from_message_event
 from wamux.core.ports import (
+    CallIn,
     ConnectionLost,
+    IdentityIn,
     LinkConnected,
     PairSuccess,
     PresenceIn,
@@ -180,6 +189,45 @@ def presence(event: Any) -> PresenceIn | None:
     return PresenceIn(chat_jid=who, sender_jid=who, state="unavailable" if event.Unavailable else "available")
 
 
+# ---- calls -------------------------------------------------------------------------------------
+
+
+def call_offer(event: Any) -> tuple[TransportEvent, ...]:
+    """`CallOfferEv`: the caller's LID ⇄ phone pair when told, then `CallIn` from the caller as WhatsApp named it.
+
+    `from_jid` stays what the offer says (a LID or a phone JID): `reject_call` must name the caller
+    exactly so, and the core shows the phone once it knows the pair.
+    """
+    meta = event.basicCallMeta
+    if not meta.callID or not identities.is_set(meta.callCreator):
+        return ()
+    offer = _offer_node(event.data) if event.HasField("data") else None
+    call = CallIn(
+        call_id=meta.callID,
+        from_jid=jid_to_string(meta.callCreator),
+        is_video=offer is not None and any(child.Tag == "video" for child in offer.Nodes),
+        is_group=offer is not None and _is_group_offer(offer),
+        timestamp=unix_seconds(meta.timestamp),
+    )
+    return (*identities.unique([identities.from_fields(meta, "callCreator", "callCreatorAlt")]), call)
+
+
+def _offer_node(node: Any) -> Any:
+    """The `<offer>` node (whatsmeow hands it over as is; a whole `<call>` node is unwrapped)."""
+    if node.Tag == "call":
+        for child in node.Nodes:
+            if child.Tag == "offer":
+                return child
+    return node
+
+
+def _is_group_offer(offer: Any) -> bool:
+    for attribute in offer.Attrs:
+        if attribute.name == "group-jid" or (attribute.name == "type" and attribute.text == "group"):
+            return True
+    return False
+
+
 # ---- address book ------------------------------------------------------------------------------
 
 
@@ -200,15 +248,22 @@ def remote_contact(contact: Any) -> RemoteContact:
 # ---- one entry point per event type ------------------------------------------------------------
 
 
+# A mapping answers one transport event, several (in order), or None.
+Mapped = TransportEvent | tuple[TransportEvent, ...] | None
+
+
 @functools.cache
-def event_mappers() -> dict[type, Callable[[Any], TransportEvent | None]]:
+def event_mappers() -> dict[type, Callable[[Any], Mapped]]:
     """Every neonize event type the transport listens to, with its mapping."""
     from neonize.events import (
+        CallOfferEv,
         ChatPresenceEv,
         ClientOutdatedEv,
         ConnectedEv,
         ConnectFailureEv,
         DisconnectedEv,
+        GroupInfoEv,
+        JoinedGroupEv,
         LoggedOutEv,
         MessageEv,
         PairStatusEv,
@@ -231,10 +286,27 @@ def event_mappers() -> dict[type, Callable[[Any], TransportEvent | None]]:
         ReceiptEv: receipt_from_event,
         ChatPresenceEv: chat_presence,
         PresenceEv: presence,
+        JoinedGroupEv: groups.joined_group,
+        GroupInfoEv: groups.group_changed,
+        CallOfferEv: call_offer,
     }
 
 
-def transport_event(event: Any) -> TransportEvent | None:
-    """Map any neonize event; None when the port has nothing to say about it."""
+def transport_events(event: Any) -> list[TransportEvent]:
+    """Every transport event a neonize event means: the identities its message source reveals, then the rest."""
     mapper = event_mappers().get(type(event))
-    return None if mapper is None else mapper(event)
+    if mapper is None:
+        return []
+    mapped = mapper(event)
+    found: list[TransportEvent] = list(identities.from_event(event))
+    if isinstance(mapped, tuple):
+        found.extend(mapped)
+    elif mapped is not None:
+        found.append(mapped)
+    return found
+
+
+def transport_event(event: Any) -> TransportEvent | None:
+    """The one event a neonize event means, LID ⇄ phone pairs aside; None when it means none (or several)."""
+    events = [mapped for mapped in transport_events(event) if not isinstance(mapped, IdentityIn)]
+    return events[0] if len(events) == 1 else None

@@ -59,7 +59,12 @@ class EventPipe:
             self.lost = event
             self.ended.set()
         self.delivered_any = True
-        self._send_channel.send_nowait(event)
+        try:
+            self._send_channel.send_nowait(event)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            # The feed already ended (the connection is being cancelled): raising here, in a
+            # `run_sync_soon` callback, would abort the whole trio run.
+            log.debug("neonize event after the feed ended; dropped", kind=type(event).__name__)
 
     async def aclose(self) -> None:
         """Close after everything already queued has been delivered (run_sync_soon is FIFO)."""

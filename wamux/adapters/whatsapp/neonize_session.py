@@ -5,8 +5,9 @@ Threads and who owns them:
   capacity limiter, so hundreds of long-lived connections never starve trio's shared thread pool).
 - neonize calls our handlers on threads of the Go runtime. A handler maps the event (downloads
   incoming media, decrypts a poll vote) right there, then hands the result to the `EventPipe`.
-- Every other neonize call (sending, reacting, receipts, presence, pairing code, contacts, logout)
-  runs in a trio worker thread; what each one sends is built in `neonize_outbound`.
+- Every other neonize call (sending, reacting, receipts, presence, pairing code, contacts, logout,
+  and the account's groups, profiles, blocklist, privacy and calls) runs in a trio worker thread;
+  what each one sends is built in `neonize_outbound` and `neonize_account`.
 
 neonize's Go side looks the client up in a map on every call and crashes the whole process when
 it is missing (before the first connect, after `stop()`). So calls into Go go through one gate:
@@ -30,6 +31,7 @@ import trio
 from wamux.adapters.whatsapp import neonize_mapping as mapping
 from wamux.adapters.whatsapp import neonize_messages as messages
 from wamux.adapters.whatsapp import neonize_outbound as outbound
+from wamux.adapters.whatsapp.neonize_account_calls import NeonizeAccountCalls
 from wamux.adapters.whatsapp.neonize_jids import account_jid
 from wamux.adapters.whatsapp.neonize_pipe import EventPipe, dial, feed
 from wamux.core.ports import (
@@ -67,10 +69,11 @@ def _new_neonize_client(name: str) -> NewClient:
     return NewClient(name)
 
 
-class NeonizeSession:
+class NeonizeSession(NeonizeAccountCalls):
     """One instance's WhatsApp connection through a neonize client, stored in `<dir>/session.db`.
 
-    `new_client` makes the neonize client from the session file's path (neonize's `NewClient`).
+    `new_client` makes the neonize client from the session file's path (neonize's `NewClient`);
+    groups, profiles, the blocklist, privacy and calls are `NeonizeAccountCalls`.
     """
 
     def __init__(
@@ -113,21 +116,26 @@ class NeonizeSession:
 
     def _on_event(self, client: NewClient, event: Any) -> None:  # runs on a Go thread
         try:
-            mapped = mapping.transport_event(event)
-            if isinstance(mapped, IncomingMessage):
-                mapped = self._with_media(client, event, mapped)
-            elif isinstance(mapped, PollVoteIn):
-                mapped = self._with_vote(client, event, mapped)
-            elif isinstance(mapped, LinkConnected) and mapped.jid is None:
-                identity = self.linked_identity()
-                if identity is not None:
-                    mapped = LinkConnected(jid=identity[0], push_name=identity[1])
+            completed = [self._completed(client, event, mapped) for mapped in mapping.transport_events(event)]
         except Exception:
             # A foreign thread: an exception here would vanish inside ctypes. Log it, keep going.
             log.exception("could not map a neonize event", instance_id=self.instance_id, kind=type(event).__name__)
             return
-        if mapped is not None:
-            self._push(mapped)
+        for mapped in completed:
+            if mapped is not None:
+                self._push(mapped)
+
+    def _completed(self, client: NewClient, event: Any, mapped: TransportEvent) -> TransportEvent | None:
+        """What only the client can add: a message's media, a poll vote's choice, the linked JID."""
+        if isinstance(mapped, IncomingMessage):
+            return self._with_media(client, event, mapped)
+        if isinstance(mapped, PollVoteIn):
+            return self._with_vote(client, event, mapped)
+        if isinstance(mapped, LinkConnected) and mapped.jid is None:
+            identity = self.linked_identity()
+            if identity is not None:
+                return LinkConnected(jid=identity[0], push_name=identity[1])
+        return mapped
 
     def _on_qr(self, _client: NewClient, data: bytes) -> None:  # runs on a Go thread
         self._push(mapping.qr_code_from_bytes(data))

@@ -2,32 +2,46 @@
 
 It behaves like the network as an actor sees it: a QR string (`1@...`) refreshed every 20 s
 until scanned, random message ids, receipts, drops, unlinking from the phone, an address
-book, a directory of who has WhatsApp, and injected faults (failed or slow sends, crashes,
-failed connects, a connection that stops answering). Whatever the instance sends (messages
-of every kind, reactions, edits, revokes, read receipts, presence) lands in its outbox
-(`simulator_outbox`). Linked devices, address books and directories persist under
-`DATA_DIR/simulator/`, so a restarted server finds its simulated phones linked.
+book, a directory of who has WhatsApp (with LIDs and profiles, `simulator_people`), groups
+with WhatsApp's admin rules and invite codes (`simulator_groups`, `simulator_account`), calls,
+and injected faults (failed or slow sends, crashes, failed connects, a connection that stops
+answering). Whatever the instance sends (messages of every kind, reactions, edits, revokes,
+read receipts, presence, group operations, call rejections) lands in its outbox
+(`simulator_outbox`). The simulated phones persist under `DATA_DIR/simulator/`
+(`simulator_phone`), so a restarted server finds them linked, with their groups.
+
+What the routes deliver (`deliver`) arrives as WhatsApp would push it: a message from a `@lid`
+sender whose phone the directory knows comes after an `IdentityIn` (WhatsApp's sender alt); group
+events by other members change the network's groups first (`simulator_groups`).
 """
 
 from __future__ import annotations
 
 import base64
 import copy
-import json
 import secrets
 import shutil
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import trio
 
+from wamux.adapters.whatsapp import simulator_groups as groups
 from wamux.adapters.whatsapp import simulator_outbox as wire
+from wamux.adapters.whatsapp.simulator_account import SimulatorAccount
+from wamux.adapters.whatsapp.simulator_people import answer_numbers, directory_from, phone_of_lid
+from wamux.adapters.whatsapp.simulator_phone import Phone, read_phone, write_phone
 from wamux.adapters.whatsapp.vcard import card_vcard
 from wamux.core.ports import (
+    CallIn,
     ConnectionLost,
+    DirectoryEntry,
     Emit,
+    GroupInfo,
+    IdentityIn,
     IncomingMessage,
     LinkConnected,
     MessageRef,
@@ -61,20 +75,8 @@ def random_qr() -> str:
     return f"1@{ref},{keys},1"
 
 
-@dataclass
-class _Phone:
-    """What the simulated network knows about one instance."""
-
-    jid: str | None = None
-    push_name: str | None = None
-    contacts: list[RemoteContact] = field(default_factory=list)
-    directory: dict[str, NumberCheck] = field(default_factory=dict)  # by digits
-    outbox: list[dict[str, Any]] = field(default_factory=list)
-    faults: dict[str, Any] = field(default_factory=dict)
-
-
-class SimulatorSession:
-    """One instance's simulated connection."""
+class SimulatorSession(SimulatorAccount):
+    """One instance's simulated connection (its account half: `SimulatorAccount`)."""
 
     def __init__(self, transport: SimulatorTransport, instance_id: str) -> None:
         self.transport = transport
@@ -87,8 +89,14 @@ class SimulatorSession:
         self._drop: ConnectionLost | None = None
 
     @property
-    def phone(self) -> _Phone:
+    def phone(self) -> Phone:
         return self.transport.phone(self.id)
+
+    def _save(self) -> None:
+        self.transport.save(self.id)
+
+    def _keep_picture(self, name: PurePosixPath, jpeg: bytes) -> None:
+        self.transport.keep_picture(self.id, name, jpeg)
 
     @property
     def has_credentials(self) -> bool:
@@ -195,7 +203,7 @@ class SimulatorSession:
 
     async def check_numbers(self, phones: Sequence[str]) -> list[NumberCheck]:
         await self._reach_network()
-        return wire.answer_numbers(self.phone.directory, phones)
+        return answer_numbers(self.phone.directory, phones)
 
     async def pair_phone(self, phone: str) -> str:
         if self.connected or self._scanned is None:
@@ -231,35 +239,28 @@ class SimulatorTransport:
         self.dir = data_dir / "simulator"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.sessions: dict[str, SimulatorSession] = {}
-        self._phones: dict[str, _Phone] = {}
+        self._phones: dict[str, Phone] = {}
 
     # ---- persistence of the simulated phones ------------------------------------------------
 
-    def phone(self, instance_id: str) -> _Phone:
+    def phone(self, instance_id: str) -> Phone:
         phone = self._phones.get(instance_id)
         if phone is None:
-            phone = _Phone()
-            path = self.dir / f"{instance_id}.json"
-            if path.is_file():
-                doc = json.loads(path.read_text())
-                phone.jid = doc.get("jid")
-                phone.push_name = doc.get("pushName")
-                phone.contacts = [RemoteContact(**c) for c in doc.get("contacts", [])]
-                phone.directory = wire.directory_from(NumberCheck(**n) for n in doc.get("directory", []))
-            self._phones[instance_id] = phone
+            phone = self._phones[instance_id] = read_phone(self.dir / f"{instance_id}.json")
         return phone
 
     def save(self, instance_id: str) -> None:
-        phone = self.phone(instance_id)
-        doc = {
-            "jid": phone.jid,
-            "pushName": phone.push_name,
-            "contacts": [c.__dict__ for c in phone.contacts],
-            "directory": wire.directory_doc(phone.directory),
-        }
-        tmp = self.dir / f"{instance_id}.json.tmp"
-        tmp.write_text(json.dumps(doc))
-        tmp.replace(self.dir / f"{instance_id}.json")
+        write_phone(self.dir / f"{instance_id}.json", self.phone(instance_id))
+
+    def picture(self, instance_id: str, name: PurePosixPath) -> bytes | None:
+        """A picture the instance set (`picture.jpg`, `groups/<jid>.jpg`), as the network keeps it."""
+        path = self.dir / instance_id / name
+        return path.read_bytes() if path.is_file() else None
+
+    def keep_picture(self, instance_id: str, name: PurePosixPath, jpeg: bytes) -> None:
+        path = self.dir / instance_id / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(jpeg)
 
     # ---- Transport ----------------------------------------------------------------------------
 
@@ -303,11 +304,22 @@ class SimulatorTransport:
 
     async def deliver(self, instance_id: str, event: TransportEvent) -> None:
         session = self._online(instance_id)
+        phone = session.phone
+        sender = event.sender_jid if isinstance(event, IncomingMessage) else None
+        sender = event.from_jid if isinstance(event, CallIn) else sender
         if isinstance(event, IncomingMessage) and any(c.vcard is None for c in event.contacts):
             # A shared contact always travels as a vCard: the phone that sent it wrote one.
             cards = tuple(replace(c, vcard=card_vcard(c)) for c in event.contacts)
             event = replace(event, contacts=cards)
+        changed = groups.arrive(phone.groups, event, phone.own, phone.directory, int(time.time()))
+        if changed is not None:  # another member's change to a group: the network's groups change first
+            event = changed
+            self.save(instance_id)
         assert session.emit is not None
+        known_phone = phone_of_lid(phone.directory, sender) if sender else None
+        if sender and known_phone:
+            # WhatsApp names the sender's phone beside the LID (the sender alt): the identity comes first.
+            await session.emit(IdentityIn(lid=sender, phone_jid=known_phone))
         await session.emit(event)
 
     async def receipt(self, instance_id: str, message_id: str, status: str) -> None:
@@ -327,9 +339,17 @@ class SimulatorTransport:
         self.phone(instance_id).contacts = contacts
         self.save(instance_id)
 
-    def set_directory(self, instance_id: str, numbers: list[NumberCheck]) -> None:
+    def set_directory(self, instance_id: str, numbers: list[DirectoryEntry]) -> None:
         self._session(instance_id)
-        self.phone(instance_id).directory = wire.directory_from(numbers)
+        self.phone(instance_id).directory = directory_from(numbers)
+        self.save(instance_id)
+
+    def set_groups(self, instance_id: str, groups_in: list[GroupInfo]) -> None:
+        """The groups the simulated account is in (replacing what the network knew, also groups it left)."""
+        self._session(instance_id)
+        phone = self.phone(instance_id)
+        own = phone.own if phone.jid else None
+        phone.groups = {g.jid: groups.from_info(g, own, phone.directory) for g in groups_in}
         self.save(instance_id)
 
     def outbox(self, instance_id: str) -> list[dict[str, Any]]:

@@ -1,29 +1,27 @@
-"""What the simulated network records and answers: outbox entries per kind, and the number directory.
+"""What the simulated network records: the outbox entries, per kind.
 
 The outbox lists everything an instance sent to the network, oldest first. Every entry has the
 fields of a sent message (`id, to, type, body, caption, mimeType, fileName, size`, null or 0 when the
 kind has none) plus the fields of its kind: replies, mentions and forwards on messages;
 `targetMessageId` and `emoji` on reactions, edits and revokes; coordinates on locations; cards on
-contacts; `options` on polls; `messageIds` on read receipts; `state` on presence.
+contacts; `options` on polls; `messageIds` on read receipts; `state` on presence; `op` and its fields on
+group operations (`group_op`, see `simulator_account`); `callId` on a rejected call (`call_reject`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from wamux.adapters.media.convert import STICKER_MIME, VOICE_MIME, is_ogg_opus, is_webp
 from wamux.adapters.whatsapp.vcard import card_vcard
-from wamux.core.ports import ContactCard, MessageRef, NumberCheck, OutgoingMessage, TransportError
+from wamux.core.ports import ContactCard, MessageRef, OutgoingMessage, TransportError
 from wamux.domain.errors import ValidationFailed
-from wamux.domain.phones import USER_SERVER
 
 MEDIA_KINDS = ("image", "video", "audio", "voice", "document", "sticker")
 MESSAGE_KINDS = ("text", *MEDIA_KINDS, "location", "contact", "poll")
 CHAT_STATES = ("typing", "recording", "paused")
 ACCOUNT_STATES = ("available", "unavailable")
-_NOT_DIGITS = re.compile(r"[^0-9]")
 
 Entry = dict[str, Any]
 
@@ -120,34 +118,3 @@ def presence_entry(message_id: str, chat_jid: str | None, state: str) -> Entry:
     if state not in allowed:
         raise ValidationFailed(f"state must be one of {', '.join(allowed)}", details={"state": "invalid"})
     return entry(message_id, chat_jid, "presence", state=state)
-
-
-# ---- the number directory -----------------------------------------------------------------------
-
-
-def digits_of(phone: str) -> str:
-    """The digits of a phone as asked (`+7 900 …`, `7900…@s.whatsapp.net` → `7900…`)."""
-    return _NOT_DIGITS.sub("", phone.split("@", 1)[0].split(":", 1)[0])
-
-
-def answer_numbers(directory: dict[str, NumberCheck], phones: Iterable[str]) -> list[NumberCheck]:
-    """What `is_on_whatsapp` says for `phones`, in order: only numbers the directory lists as existing exist."""
-    out = []
-    for phone in phones:
-        digits = digits_of(phone)
-        known = directory.get(digits)
-        if known is not None and known.exists:
-            jid = known.jid or f"{digits}@{USER_SERVER}"
-            out.append(NumberCheck(phone=phone, exists=True, jid=jid, lid=known.lid))
-        else:
-            out.append(NumberCheck(phone=phone, exists=False))
-    return out
-
-
-def directory_doc(directory: dict[str, NumberCheck]) -> list[Entry]:
-    return [{"phone": n.phone, "exists": n.exists, "jid": n.jid, "lid": n.lid} for n in directory.values()]
-
-
-def directory_from(numbers: Iterable[NumberCheck]) -> dict[str, NumberCheck]:
-    """The directory keyed by digits; a number listed twice keeps its last entry."""
-    return {digits_of(n.phone): n for n in numbers}

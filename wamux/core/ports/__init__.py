@@ -15,6 +15,21 @@ may not import the core.
 
 from __future__ import annotations
 
+from wamux.core.ports.account import (
+    GROUP_ACTIONS,
+    PRIVACY_SETTINGS,
+    AccountSession,
+    CallIn,
+    DirectoryEntry,
+    GroupInfo,
+    GroupJoinedIn,
+    GroupParticipant,
+    GroupParticipantsIn,
+    GroupUpdatedIn,
+    IdentityIn,
+    ParticipantResult,
+    Profile,
+)
 from wamux.core.ports.io import (
     MediaConverter,
     MediaFetch,
@@ -25,6 +40,7 @@ from wamux.core.ports.io import (
     WebhookPoster,
 )
 from wamux.core.ports.reads import (
+    GroupLookup,
     MessageLookup,
     SentLookup,
     UnreadLookup,
@@ -69,14 +85,26 @@ from wamux.core.ports.wire_in import (
 )
 
 __all__ = [
+    "GROUP_ACTIONS",
+    "PRIVACY_SETTINGS",
+    "AccountSession",
     "Backend",
     "BackendHandle",
+    "CallIn",
     "ConnectionLost",
     "ContactCard",
     "ContactUpdate",
+    "DirectoryEntry",
     "EditIn",
     "Emit",
     "EventStore",
+    "GroupInfo",
+    "GroupJoinedIn",
+    "GroupLookup",
+    "GroupParticipant",
+    "GroupParticipantsIn",
+    "GroupUpdatedIn",
+    "IdentityIn",
     "IncomingMessage",
     "LinkConnected",
     "Location",
@@ -93,9 +121,11 @@ __all__ = [
     "Outcome",
     "OutgoingMessage",
     "PairSuccess",
+    "ParticipantResult",
     "Poll",
     "PollVoteIn",
     "PresenceIn",
+    "Profile",
     "QrCode",
     "ReactionIn",
     "Receipt",

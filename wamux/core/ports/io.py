@@ -67,3 +67,6 @@ class MediaConverter(Protocol):
         """(Ogg/Opus bytes, their MIME type); ConversionUnavailable without ffmpeg, ConversionFailed on bad input."""
 
     async def sticker(self, data: bytes) -> bytes: ...
+
+    async def picture(self, data: bytes) -> bytes:
+        """A profile or group picture: a square JPEG (640x640); ConversionFailed when it is not an image."""

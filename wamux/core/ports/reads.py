@@ -27,6 +27,12 @@ class UnreadLookup(Protocol):
     async def unread_incoming(self, instance_id: str, chat_jid: str) -> Sequence[Mapping[str, Any]]: ...
 
 
+class GroupLookup(Protocol):
+    """The groups the read model holds for an instance (without members)."""
+
+    async def groups(self, instance_id: str) -> list[dict[str, Any]]: ...
+
+
 class UsageReader(Protocol):
     """Recorded usage of an instance, for the limit rule."""
 

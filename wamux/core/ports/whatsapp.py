@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from wamux.core.ports.account import AccountSession, DirectoryEntry, GroupInfo
 from wamux.core.ports.wire_in import ContactCard, Emit, IncomingMessage, Location, Poll, TransportEvent
 
 # ---- what the actor asks of the wire ---------------------------------------------------------
@@ -77,7 +78,7 @@ class NotLinked(TransportError):
     """The operation needs a connected, linked session."""
 
 
-class WhatsAppSession(Protocol):
+class WhatsAppSession(AccountSession, Protocol):
     """One instance's connection to WhatsApp."""
 
     @property
@@ -151,8 +152,11 @@ class SimulatorControl(Protocol):
     async def deliver(self, instance_id: str, event: TransportEvent) -> None:
         """Push any incoming transport event (reaction, edit, revoke, poll vote, presence) as the network would."""
 
-    def set_directory(self, instance_id: str, numbers: list[NumberCheck]) -> None:
-        """What `check_numbers` (and later profiles) answer for the simulated account."""
+    def set_directory(self, instance_id: str, numbers: list[DirectoryEntry]) -> None:
+        """What `check_numbers` and profiles answer for the simulated account."""
+
+    def set_groups(self, instance_id: str, groups: list[GroupInfo]) -> None:
+        """The groups the simulated account is in; group operations then behave as WhatsApp would."""
 
     async def receipt(self, instance_id: str, message_id: str, status: str) -> None: ...
 

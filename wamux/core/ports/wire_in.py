@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from wamux.core.ports.account import CallIn, GroupJoinedIn, GroupParticipantsIn, GroupUpdatedIn, IdentityIn
+
 # ---- what the wire tells the actor -----------------------------------------------------------
 
 
@@ -195,5 +197,10 @@ TransportEvent = (
     | RevokeIn
     | PollVoteIn
     | PresenceIn
+    | GroupJoinedIn
+    | GroupUpdatedIn
+    | GroupParticipantsIn
+    | CallIn
+    | IdentityIn
 )
 Emit = Callable[[TransportEvent], Awaitable[None]]

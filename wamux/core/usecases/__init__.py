@@ -13,15 +13,19 @@ from dataclasses import dataclass
 
 from wamux.core.usecases.chat_actions import ChatActionUseCases
 from wamux.core.usecases.contacts import ContactUseCases
+from wamux.core.usecases.groups import GroupUseCases
 from wamux.core.usecases.instances import InstanceUseCases
 from wamux.core.usecases.messaging import MessagingUseCases
+from wamux.core.usecases.people import PeopleUseCases
 from wamux.core.usecases.usage import UsageUseCases
 
 __all__ = [
     "ChatActionUseCases",
     "ContactUseCases",
+    "GroupUseCases",
     "InstanceUseCases",
     "MessagingUseCases",
+    "PeopleUseCases",
     "UsageUseCases",
     "UseCases",
 ]
@@ -33,4 +37,6 @@ class UseCases:
     messaging: MessagingUseCases
     chats: ChatActionUseCases
     contacts: ContactUseCases
+    groups: GroupUseCases
+    people: PeopleUseCases
     usage: UsageUseCases

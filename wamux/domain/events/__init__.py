@@ -17,6 +17,15 @@ One module per kind of fact, all re-exported here (`from wamux.domain.events imp
 A stored event decodes by its wire name alone: never rename a `type` or a field of a recorded event.
 """
 
+from wamux.domain.events.account import (
+    GROUP_TYPES,
+    CallReceived,
+    GroupJoined,
+    GroupParticipantsChanged,
+    GroupsSynced,
+    GroupUpdated,
+    IdentityLearned,
+)
 from wamux.domain.events.base import (
     EVENT_TYPES,
     REDACTED,
@@ -72,18 +81,25 @@ from wamux.domain.events.webhooks import WebhookDelivered, WebhookFailed, Webhoo
 __all__ = [
     "CONNECTION_TYPES",
     "EVENT_TYPES",
+    "GROUP_TYPES",
     "INSTANCE_LIFECYCLE_TYPES",
     "MESSAGE_TYPES",
     "REDACTED",
     "USER_EVENT_TYPES",
     "ApiCallsRecorded",
     "ApiKeyRotated",
+    "CallReceived",
     "ChatRead",
     "Connected",
     "ContactSaved",
     "ContactsImported",
     "Disconnected",
     "DomainEvent",
+    "GroupJoined",
+    "GroupParticipantsChanged",
+    "GroupUpdated",
+    "GroupsSynced",
+    "IdentityLearned",
     "InstanceCreated",
     "InstanceDeleted",
     "InstanceFailed",

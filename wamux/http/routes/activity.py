@@ -10,6 +10,7 @@ from wamux.core.ports import TimelineQuery
 from wamux.domain.catalog import ACTIVITY_TYPES
 from wamux.domain.clock import iso_ms
 from wamux.domain.events import (
+    CallReceived,
     Connected,
     Disconnected,
     InstanceCreated,
@@ -22,6 +23,7 @@ from wamux.domain.events import (
     RecordedEvent,
     WebhookUpdated,
 )
+from wamux.domain.phones import jid_number
 from wamux.http.auth import owned_instance
 from wamux.http.bodies import date_arg, int_arg, list_arg, pagination
 from wamux.http.services import Services
@@ -52,7 +54,22 @@ def details(recorded: RecordedEvent) -> dict[str, Any]:
         return {"exceededLimits": e.exceeded_limits, "usage": e.usage, "limits": e.limits, "period": e.period_key}
     if isinstance(e, InstanceFailed):
         return {"reason": e.reason, "restarts": e.restarts}
+    if isinstance(e, CallReceived):
+        return {
+            "summary": call_summary(e),
+            "from": e.from_jid,
+            "isVideo": e.is_video,
+            "isGroup": e.is_group,
+            "rejected": e.rejected,
+        }
     return {}
+
+
+def call_summary(e: CallReceived) -> str:
+    """`Call from +79001110000 (video), rejected`, in words for the activity list."""
+    caller = f"+{jid_number(e.from_jid)}" if e.from_jid.endswith("@s.whatsapp.net") else e.from_jid
+    kind = " ".join(word for word, on in (("group", e.is_group), ("video", e.is_video)) if on)
+    return f"Call from {caller}" + (f" ({kind})" if kind else "") + (", rejected" if e.rejected else "")
 
 
 @bp.get("/api/instances/<instance_id>/activity")

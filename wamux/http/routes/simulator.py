@@ -1,4 +1,8 @@
-"""Admin-only routes that drive the simulated WhatsApp network (only with WHATSAPP_TRANSPORT=simulator)."""
+"""Admin-only routes that drive the simulated WhatsApp network (only with WHATSAPP_TRANSPORT=simulator).
+
+What arrives is read in `simulator_events`; what stages the network (the directory of people, the
+groups the account is in) is read here.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,39 @@ from typing import Any
 
 from quart import Blueprint, Response, current_app, jsonify
 
-from wamux.core.ports import IncomingMessage, PollVoteIn, RemoteContact, SimulatorControl
+from wamux.core.ports import (
+    DirectoryEntry,
+    GroupInfo,
+    GroupParticipant,
+    IncomingMessage,
+    PollVoteIn,
+    RemoteContact,
+    SimulatorControl,
+)
 from wamux.domain.errors import NotFound, ValidationFailed
+from wamux.domain.groups import MAX_GROUP_DESCRIPTION, MAX_SUBJECT
 from wamux.domain.phones import is_group, jid_number, to_jid
 from wamux.http.auth import owned_instance, require_admin
-from wamux.http.bodies import body_limit, json_body, text_field
-from wamux.http.routes.simulator_events import directory_numbers, incoming_event, presence_event
+from wamux.http.bodies import body_limit, json_body, name_field, text_field
+from wamux.http.routes.simulator_events import (
+    MAX_GROUP_SIZE,
+    bool_field,
+    call_event,
+    group_event,
+    group_id_field,
+    incoming_event,
+    invalid,
+    jid_field,
+    lid_field,
+    list_field,
+    optional_bool,
+    presence_event,
+)
 from wamux.http.services import Services
 
 bp = Blueprint("simulator", __name__)
+MAX_DIRECTORY = 10_000
+MAX_GROUPS = 1_000
 
 
 def control() -> tuple[Services, SimulatorControl]:
@@ -67,12 +95,40 @@ async def presence(instance_id: str) -> Response:
 
 @bp.put("/api/simulator/instances/<instance_id>/directory")
 async def directory(instance_id: str) -> Response:
-    """Who has WhatsApp, as `check` will answer for this instance's account."""
+    """Who has WhatsApp, as `check`, profiles and groups will answer for this instance's account."""
     s, sim = control()
     owned_instance(s, instance_id)
-    numbers = directory_numbers(await json_body())
+    numbers = directory_entries(await json_body())
     sim.set_directory(instance_id, numbers)
     return ok({"count": len(numbers)})
+
+
+@bp.put("/api/simulator/instances/<instance_id>/groups")
+async def groups(instance_id: str) -> Response:
+    """The groups the simulated account is in; the core reads them on connect and on `?refresh=true`."""
+    s, sim = control()
+    owned_instance(s, instance_id)
+    staged = group_list(await json_body())
+    sim.set_groups(instance_id, staged)
+    return ok({"count": len(staged)})
+
+
+@bp.post("/api/simulator/instances/<instance_id>/group-event")
+async def group_event_route(instance_id: str) -> Response:
+    """Another member changed a group (or added us to one): the network's group changes, the event arrives."""
+    s, sim = control()
+    owned_instance(s, instance_id)
+    await sim.deliver(instance_id, group_event(await json_body()))
+    return ok()
+
+
+@bp.post("/api/simulator/instances/<instance_id>/call")
+async def call(instance_id: str) -> Response:
+    s, sim = control()
+    owned_instance(s, instance_id)
+    event = call_event(await json_body(), int(time.time()))
+    await sim.deliver(instance_id, event)
+    return ok({"callId": event.call_id})
 
 
 @bp.post("/api/simulator/instances/<instance_id>/receipt")
@@ -139,3 +195,84 @@ async def faults(instance_id: str) -> Response:
     owned_instance(s, instance_id)
     body = await json_body()
     return ok({"faults": sim.set_faults(instance_id, body)})
+
+
+# ---- what stages the network ----------------------------------------------------------------------
+
+
+def _phone_field(value: object, field: str) -> str:
+    jid = jid_field(value, field)
+    if is_group(jid) or jid.endswith("@lid"):
+        raise invalid(field, f"{field} must be a phone number")
+    return jid
+
+
+def _object(item: object, field: str) -> dict[str, object]:
+    if not isinstance(item, dict):
+        raise invalid(field, f"{field} must be an object")
+    return item
+
+
+def directory_entries(body: dict[str, object]) -> list[DirectoryEntry]:
+    """`{numbers: [{phone, exists, lid?, name?, about?, isBusiness?}]}`: what the network knows of people."""
+    entries = []
+    for i, raw in enumerate(list_field(body, "numbers", low=0, high=MAX_DIRECTORY)):
+        field = f"numbers[{i}]"
+        item = _object(raw, field)
+        jid = _phone_field(item.get("phone"), f"{field}.phone")
+        exists = item.get("exists")
+        if not isinstance(exists, bool):
+            raise invalid(f"{field}.exists", f"{field}.exists must be true or false", "required")
+        try:
+            name = name_field(item, "name", required=False, max_len=200)
+            about = text_field(item, "about", required=False, max_len=500)
+            business = bool_field(item, "isBusiness")
+        except ValidationFailed as exc:
+            raise invalid(field, f"{field}: {exc.message}") from None
+        lid = lid_field(item.get("lid"), f"{field}.lid")
+        entries.append(DirectoryEntry(jid_number(jid), exists, lid=lid, name=name, about=about, is_business=business))
+    return entries
+
+
+def group_list(body: dict[str, object]) -> list[GroupInfo]:
+    """`{groups: [{id, subject, description?, announce?, locked?, participants: [{phone, isAdmin?, lid?}]}]}`."""
+    out = []
+    for i, raw in enumerate(list_field(body, "groups", low=0, high=MAX_GROUPS)):
+        field = f"groups[{i}]"
+        item = _object(raw, field)
+        jid = group_id_field(item.get("id"), f"{field}.id")
+        try:
+            subject = name_field(item, "subject", max_len=MAX_SUBJECT)
+            description = text_field(item, "description", required=False, max_len=MAX_GROUP_DESCRIPTION)
+            announce, locked = optional_bool(item, "announce"), optional_bool(item, "locked")
+        except ValidationFailed as exc:
+            raise invalid(field, f"{field}: {exc.message}") from None
+        assert subject is not None
+        members = [_participant(p, f"{field}.participants[{j}]") for j, p in enumerate(_members(item, field))]
+        out.append(
+            GroupInfo(
+                jid, subject, description, announce=bool(announce), locked=bool(locked), participants=tuple(members)
+            )
+        )
+    return out
+
+
+def _members(item: dict[str, object], field: str) -> list[object]:
+    """The other members of a staged group (none given: the account alone)."""
+    if item.get("participants") is None:
+        return []
+    try:
+        return list_field(item, "participants", low=0, high=MAX_GROUP_SIZE)
+    except ValidationFailed as exc:
+        raise invalid(f"{field}.participants", f"{field}.{exc.message}") from None
+
+
+def _participant(raw: object, field: str) -> GroupParticipant:
+    item = _object(raw, field)
+    jid = _phone_field(item.get("phone"), f"{field}.phone")
+    try:
+        admin, super_admin = bool_field(item, "isAdmin"), bool_field(item, "isSuperAdmin")
+    except ValidationFailed as exc:
+        raise invalid(field, f"{field}: {exc.message}") from None
+    lid = lid_field(item.get("lid"), f"{field}.lid")
+    return GroupParticipant(jid=jid, lid=lid, is_admin=admin or super_admin, is_super_admin=super_admin)
