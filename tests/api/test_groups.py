@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.api.test_openapi import Checker, escape, spec, validate_event, validator
 from tests.api.test_rich_messaging import outbox, serving
 from tests.harness import Api, poll, wait_for
 from tests.media_server import png_bytes
@@ -28,9 +29,23 @@ STAGED = "120363000000000001@g.us"
 GROUP_EVENTS = "group_joined,group_updated,group_participants"
 
 
+def template(method: str, path: str) -> str:
+    """The docs/openapi.yaml path a request path is an instance of (a literal segment wins over `{param}`)."""
+    found = [
+        t
+        for t, item in spec()["paths"].items()
+        if method.lower() in item and re.fullmatch(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(t)), path)
+    ]
+    assert found, f"{method} {path} is not in docs/openapi.yaml"
+    return str(max(found, key=lambda t: len(re.sub(r"\{\w+\}", "", t))))
+
+
 async def call(api: Api, method: str, path: str, status: int, **kw: Any) -> Any:
+    """The answer's JSON, after checking its status and (but for the simulator's routes) its documented shape."""
     r = await api.http.request(method, path, **kw)
     assert r.status_code == status, f"{method} {path}: {r.status_code} {r.text}"
+    if not path.startswith("/api/simulator/"):
+        Checker()(r, method, template(method, r.request.url.path))
     return r.json()
 
 
@@ -58,8 +73,21 @@ async def group_ops(api: Api, iid: str) -> list[dict[str, Any]]:
 
 
 async def feed(api: Api, iid: str, types: str = GROUP_EVENTS) -> list[dict[str, Any]]:
+    """The instance's events of `types`, oldest first, each valid against the documented `Event`."""
     page = await call(api, "GET", f"/api/instances/{iid}/events", 200, params={"types": types, "limit": 1000})
+    for event in page["events"]:
+        validate_event(event)
     return list(page["events"])
+
+
+def hooks(rx: Receiver, path: str, prefixes: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The webhook bodies delivered to `path` whose event starts with one of `prefixes`, each valid as documented."""
+    bodies = [r.json for r in rx.at(path, ok_only=True) if r.json["event"].startswith(prefixes)]
+    for body in bodies:
+        pointer = f"/webhooks/{escape(body['event'])}/post/requestBody/content/application~1json/schema"
+        errors = list(validator(pointer).iter_errors(body))
+        assert not errors, f"webhook {body['event']}: {errors[0].message}"
+    return bodies
 
 
 def members(group: dict[str, Any]) -> dict[str, tuple[bool, bool]]:
@@ -93,7 +121,7 @@ async def test_create_list_get_and_refresh(admin: Api) -> None:
         "create",
         gid,
         "Team",
-        [ANN_JID, BOB_JID],
+        sorted([ANN_JID, BOB_JID]),
     )
     (joined,) = await feed(admin, iid)
     assert joined["data"] == {"instanceId": iid, "groupId": gid, "subject": "Team", "by": ME_JID}
@@ -142,12 +170,12 @@ async def test_subject_and_settings_follow_the_admin_rules(admin: Api) -> None:
     url = f"/api/whatsapp/{iid}/groups/{gid}"
     changed = await call(admin, "PUT", url, 200, json={"subject": "Team (new)", "description": "Plans"})
     assert (changed["subject"], changed["description"]) == ("Team (new)", "Plans")
-    changed = await call(admin, "PUT", url, 200, json={"announce": True, "locked": True, "description": None})
-    assert (changed["announce"], changed["locked"], changed["description"]) == (True, True, None)
+    changed = await call(admin, "PUT", url, 200, json={"announce": True, "locked": True})
+    assert (changed["announce"], changed["locked"], changed["description"]) == (True, True, "Plans")
     updates = [e["data"] for e in await feed(admin, iid, "group_updated")]
     assert updates == [
         {"instanceId": iid, "groupId": gid, "subject": "Team (new)", "description": "Plans", "by": ME_JID},
-        {"instanceId": iid, "groupId": gid, "description": "", "announce": True, "locked": True, "by": ME_JID},
+        {"instanceId": iid, "groupId": gid, "announce": True, "locked": True, "by": ME_JID},
     ]
     assert [op["op"] for op in await group_ops(admin, iid)] == ["create", "update", "update"]
     for body in ({}, {"subject": ""}, {"announce": "yes"}, {"locked": None}, {"description": 5}):
@@ -158,7 +186,8 @@ async def test_subject_and_settings_follow_the_admin_rules(admin: Api) -> None:
     await listed(admin, iid, refresh=True)
     staged = f"/api/whatsapp/{iid}/groups/{STAGED}"
     before = await group_ops(admin, iid)
-    for body in ({"subject": "Mine now"}, {"description": "x"}, {"announce": False}):
+    changes: list[dict[str, Any]] = [{"subject": "Mine now"}, {"description": "x"}, {"announce": False}]
+    for body in changes:
         refused = await call(admin, "PUT", staged, 403, json=body)
         assert refused["code"] == "not_group_admin", refused
     assert await group_ops(admin, iid) == before
@@ -167,6 +196,19 @@ async def test_subject_and_settings_follow_the_admin_rules(admin: Api) -> None:
     await listed(admin, iid, refresh=True)
     assert (await call(admin, "PUT", staged, 200, json={"subject": "Books"}))["subject"] == "Books"
     assert (await call(admin, "PUT", staged, 403, json={"locked": True}))["code"] == "not_group_admin"
+
+
+async def test_a_cleared_description_reads_as_none_like_whatsapps_list(admin: Api) -> None:
+    """`description: ""` (or null) clears it: the group then has none, before and after the list is read again."""
+    iid = await linked(admin)
+    gid = (await create(admin, iid))["id"]
+    url = f"/api/whatsapp/{iid}/groups/{gid}"
+    await call(admin, "PUT", url, 200, json={"description": "Plans"})
+    cleared = await call(admin, "PUT", url, 200, json={"description": None})
+    assert [e["data"].get("description") for e in await feed(admin, iid, "group_updated")] == ["Plans", ""]
+    refreshed = [g for g in await listed(admin, iid, refresh=True) if g["id"] == gid]
+    assert refreshed[0]["description"] is None  # what WhatsApp lists
+    assert cleared["description"] is None
 
 
 @pytest.mark.store_matters
@@ -309,7 +351,12 @@ async def test_group_picture(admin: Api) -> None:
 async def test_group_events_from_other_members_reach_events_and_webhooks(admin: Api) -> None:
     with Receiver() as rx:
         # Every notify flag off: group events are sent all the same.
-        flags = {"notifyReceived": False, "notifySent": False, "notifyDelivery": False, "notifyRead": False}
+        flags: dict[str, Any] = {
+            "notifyReceived": False,
+            "notifySent": False,
+            "notifyDelivery": False,
+            "notifyRead": False,
+        }
         iid = await linked(admin, webhookUrl=rx.on("/groups"), webhookEnabled=True, retryInterval=100, **flags)
         sim = f"/api/simulator/instances/{iid}/group-event"
         gid = "120363000000000042@g.us"
@@ -345,10 +392,8 @@ async def test_group_events_from_other_members_reach_events_and_webhooks(admin: 
                 {"instanceId": iid, "groupId": gid, "action": "remove", "participants": [CAROL_JID], "by": ANN_JID},
             ),
         ]
-        await wait_for(
-            lambda: len([r for r in rx.at("/groups", ok_only=True) if r.json["event"].startswith("group_")]) >= 5
-        )
-        hooked = [r.json for r in rx.at("/groups", ok_only=True) if r.json["event"].startswith("group_")]
+        await wait_for(lambda: len(hooks(rx, "/groups", ("group_",))) >= 5)
+        hooked = hooks(rx, "/groups", ("group_",))
         assert [(h["event"], h["timestamp"], h["data"]) for h in hooked] == [
             (e["type"], e["timestamp"], e["data"]) for e in events
         ]

@@ -121,7 +121,7 @@ def test_group_updated_changes_only_the_fields_it_carries(rig: ProjectionRig) ->
     assert found is not None
     assert (found["subject"], found["description"], found["announce"], found["locked"]) == (
         "Reading circle",
-        "",  # cleared, which is not "unchanged"
+        None,  # cleared, which is not "unchanged": it reads as none, as WhatsApp lists it
         True,
         True,
     )

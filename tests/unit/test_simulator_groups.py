@@ -89,6 +89,17 @@ async def test_set_groups_makes_us_a_member_and_an_admin_only_when_listed_so(onl
     assert online.outbox() == []  # staging is not something the instance sent
 
 
+async def test_groups_staged_before_the_link_know_our_phone_once_linked(tmp_path: Path) -> None:
+    before = SimulatorTransport(tmp_path)
+    before.session("inst")
+    staged = (GroupParticipant(ME, is_admin=True), GroupParticipant(BOB, is_super_admin=True))
+    before.set_groups("inst", [GroupInfo(GROUP, "Early", participants=staged)])
+    async with linked(tmp_path) as state:  # a server started later, whose phone is then scanned
+        group = await state.session.group_info(GROUP)
+    assert group is not None and group.owner == BOB  # the creator is its super admin
+    assert [(p.jid, p.is_admin, p.is_super_admin) for p in group.participants] == [(ME, True, False), (BOB, True, True)]
+
+
 @pytest.mark.parametrize(
     ("locked", "change", "allowed"),
     [

@@ -141,7 +141,6 @@ async def test_a_lid_sender_the_network_knows_comes_with_its_phone_first(online:
 def account_calls(online: Online) -> dict[str, Callable[[], Awaitable[object]]]:
     session = online.session
     return {
-        "joined_groups": session.joined_groups,
         "group_info": lambda: session.group_info("120363000000000001@g.us"),
         "create_group": lambda: session.create_group("G", [BOB]),
         "join_group": lambda: session.join_group("NoSuchCode0000000000"),
@@ -158,6 +157,9 @@ def account_calls(online: Online) -> dict[str, Callable[[], Awaitable[object]]]:
 
 
 async def test_every_account_call_goes_through_the_send_faults(online: Online) -> None:
+    online.transport.set_faults("inst", {"failNextSends": 1})
+    assert await online.session.joined_groups() == []  # asked after every connect: the fault waits for a send
+    assert online.transport.phone("inst").faults["failNextSends"] == 1
     for name, call in account_calls(online).items():
         online.transport.set_faults("inst", {"failNextSends": 1})
         with pytest.raises(TransportError) as caught:
@@ -169,7 +171,7 @@ async def test_every_account_call_goes_through_the_send_faults(online: Online) -
 async def test_account_calls_need_a_connection(tmp_path: Path) -> None:
     transport = SimulatorTransport(tmp_path)
     offline = Online(transport, transport.session("inst"))
-    for name, call in account_calls(offline).items():
+    for name, call in [*account_calls(offline).items(), ("joined_groups", offline.session.joined_groups)]:
         with pytest.raises(NotLinked) as caught:
             await call()
         assert caught.value.code == "not_connected", name

@@ -25,11 +25,14 @@ from wamux.core.ports import (
 )
 from wamux.core.usage import LimitGate
 from wamux.domain.clock import Clock
-from wamux.domain.errors import InstanceNotConnected, TransportFailed, Unavailable
+from wamux.domain.errors import DomainError, InstanceNotConnected, NotFound, NotGroupAdmin, TransportFailed, Unavailable
 from wamux.domain.events import CONNECTION_TYPES, INSTANCE_LIFECYCLE_TYPES, DomainEvent, RecordedEvent
 from wamux.domain.instances import Instance
 
 T = TypeVar("T")
+
+# WhatsApp's refusals that mean something to the caller: not a member / no such invite, not an admin.
+REFUSALS: dict[str, type[DomainError]] = {"not_found": NotFound, "not_authorized": NotGroupAdmin}
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,9 @@ class ActorBase:
         except TransportError as exc:
             if exc.retryable:
                 raise Unavailable(f"WhatsApp did not accept the {what}: {exc}") from exc
+            refusal = REFUSALS.get(exc.code)
+            if refusal is not None:
+                raise refusal(f"WhatsApp refused the {what}: {exc}", details={"whatsapp": exc.code}) from exc
             raise TransportFailed(f"WhatsApp refused the {what}: {exc}") from exc
 
     async def _on_account_event(self, event: object) -> bool:

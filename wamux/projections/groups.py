@@ -68,7 +68,7 @@ def group_row(instance_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         "sortSubject": subject.casefold(),
         "id": fields["group_id"],
         "subject": subject,
-        "description": fields.get("description"),
+        "description": fields.get("description") or None,  # a cleared description reads as none, as WhatsApp lists it
         "owner": person_jid(fields["owner"]) if fields.get("owner") else None,
         "participantsCount": len(members),
         "announce": bool(fields.get("announce")),
@@ -174,6 +174,7 @@ class GroupsProjection:
             value = getattr(e, name)
             if value is not None:
                 row[name] = value
+        row["description"] = row.get("description") or None  # "" in the event: cleared
         row["sortSubject"] = str(row["subject"] or "").casefold()
         session.put(GROUPS, key, row)
 

@@ -4,6 +4,7 @@
 
 import { api, enc } from "../api.js";
 import { busy, checkbox, clear, confirmDialog, copyText, errorBox, field, fmtDate, h, jidNumber, toast } from "../ui.js";
+import { pictureUploader } from "../people/profile.js";
 import { isMe, membersSection, resultsBox } from "./members.js";
 
 const SUBJECT_MAX = 100; // WhatsApp's limits
@@ -120,21 +121,8 @@ export function groupPanel(ctx, groupId, { changed, left }) {
   }
 
   function pictureSection() {
-    const status = h("div", { testid: "group-picture-status", "aria-live": "polite", dataset: { errorTestid: "group-picture-error" } });
-    const file = field("New group picture", { type: "file", accept: "image/*", testid: "group-picture-file" });
-    const upload = h("button.btn", { type: "button", testid: "group-picture-save" }, "Change picture");
-    upload.addEventListener("click", () =>
-      busy(upload, status, async () => {
-        const chosen = file.input.files?.[0];
-        if (!chosen) throw new Error("choose a picture first");
-        const form = new FormData();
-        form.append("file", chosen);
-        await api.uploadPut(`${path}/picture`, form);
-        file.input.value = "";
-        status.append(h("p.alert.alert-ok", { testid: "group-picture-saved" }, "Group picture changed on WhatsApp."));
-      }),
-    );
-    return h("details.group-section", { testid: "group-picture" }, h("summary", h("h3", "Picture")), status, file, h("div.row.end", upload));
+    const uploader = pictureUploader({ path: `${path}/picture`, prefix: "group-picture", label: "New group picture", done: "Group picture changed on WhatsApp." });
+    return h("details.group-section", { testid: "group-picture" }, h("summary", h("h3", "Picture")), uploader);
   }
 
   function inviteSection() {

@@ -1,9 +1,9 @@
 // A contact's profile, as WhatsApp shows it: picture, name, about, the business mark, and Block / Unblock.
-// It opens as a dialog from the contacts list and from a chat's header. Also the avatar shared by the
-// profile pages (a picture when WhatsApp gives one, else the initials).
+// It opens as a dialog from the contacts list and from a chat's header. Also what the profile pages share:
+// the avatar (a picture when WhatsApp gives one, else the initials) and the "Change picture" uploader.
 
 import { api, enc } from "../api.js";
-import { busy, clear, confirmDialog, errorBox, h, jidNumber, toast } from "../ui.js";
+import { busy, clear, confirmDialog, errorBox, field, h, jidNumber, toast } from "../ui.js";
 
 /** "+79001234567" for a phone JID or digits; a LID or anything else as it is. */
 export function personLabel(jid) {
@@ -26,6 +26,29 @@ export function avatar(url, name, size = "") {
   const img = h(`img.avatar${size}`, { src: url, alt: `Picture of ${name || "this account"}`, testid: "avatar-picture", referrerpolicy: "no-referrer" });
   img.addEventListener("error", () => img.replaceWith(fallback()), { once: true });
   return img;
+}
+
+/**
+ * A file input and "Change picture": PUTs the chosen image as multipart `file` to `path`. `prefix` names the
+ * test ids (`<prefix>-file`, `-save`, `-saved`, `-error`); `after()` runs once WhatsApp took it.
+ */
+export function pictureUploader({ path, prefix, label, hint, done, after }) {
+  const status = h("div", { testid: `${prefix}-status`, "aria-live": "polite", dataset: { errorTestid: `${prefix}-error` } });
+  const file = field(label, { type: "file", accept: "image/*", testid: `${prefix}-file` }, hint);
+  const upload = h("button.btn", { type: "button", testid: `${prefix}-save` }, "Change picture");
+  upload.addEventListener("click", () =>
+    busy(upload, status, async () => {
+      const chosen = file.input.files?.[0];
+      if (!chosen) throw new Error("choose a picture first");
+      const form = new FormData();
+      form.append("file", chosen);
+      await api.uploadPut(path, form);
+      file.input.value = "";
+      status.append(h("p.alert.alert-ok", { testid: `${prefix}-saved` }, done));
+      await after?.();
+    }),
+  );
+  return h("div", status, file, h("div.row.end", upload));
 }
 
 /** The account's identifiers: its phone, its LID when WhatsApp told it, the name it gives itself. */

@@ -2,7 +2,7 @@
 // settings in WhatsApp's words), and the blocked contacts.
 
 import { api, enc } from "../api.js";
-import { avatar, openProfile, personLabel } from "../people/profile.js";
+import { avatar, openProfile, personLabel, pictureUploader } from "../people/profile.js";
 import { busy, clear, errorBox, field, h, toast } from "../ui.js";
 
 // WhatsApp's privacy settings and their values, as the phone shows them (API values on the left).
@@ -39,8 +39,6 @@ function ownProfileCard(base) {
   const name = field("Name", { type: "text", maxlength: NAME_MAX, testid: "own-name", autocomplete: "off" }, "The name people see when they have not saved your number.");
   const about = field("About", { tag: "textarea", maxlength: ABOUT_MAX, rows: 2, testid: "own-about" });
   const save = h("button.btn.btn-primary", { type: "submit", testid: "own-profile-save" }, "Save");
-  const file = field("New picture", { type: "file", accept: "image/*", testid: "own-picture-file" }, "A square photo looks best; WhatsApp crops it to a circle.");
-  const upload = h("button.btn", { type: "button", testid: "own-picture-save" }, "Change picture");
   const form = h("form", { testid: "own-profile-form" }, name, about, h("div.row.end", save));
   const node = h(
     "div.card",
@@ -49,7 +47,17 @@ function ownProfileCard(base) {
     h("div.row", picture, h("div.small.muted", { testid: "own-jid" })),
     status,
     form,
-    h("div.picture-upload", file, h("div.row.end", upload)),
+    h(
+      "div.picture-upload",
+      pictureUploader({
+        path: `${base}/profile/picture`,
+        prefix: "own-picture",
+        label: "New picture",
+        hint: "A square photo looks best; WhatsApp crops it to a circle.",
+        done: "Picture changed on WhatsApp.",
+        after: () => load(),
+      }),
+    ),
   );
   let current = {};
 
@@ -85,19 +93,6 @@ function ownProfileCard(base) {
       status.append(h("p.alert.alert-ok", { testid: "own-profile-saved" }, "Saved on WhatsApp."));
     });
   });
-  upload.addEventListener("click", () =>
-    busy(upload, status, async () => {
-      const chosen = file.input.files?.[0];
-      if (!chosen) throw new Error("choose a picture first");
-      const form2 = new FormData();
-      form2.append("file", chosen);
-      await api.uploadPut(`${base}/profile/picture`, form2);
-      file.input.value = "";
-      toast("Profile picture changed");
-      status.append(h("p.alert.alert-ok", { testid: "own-picture-saved" }, "Picture changed on WhatsApp."));
-      await load();
-    }),
-  );
   return { node, load };
 }
 

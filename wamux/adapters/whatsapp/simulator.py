@@ -132,6 +132,8 @@ class SimulatorSession(SimulatorAccount):
                 assert self._scan_identity is not None
                 jid, push_name = self._scan_identity
                 self.phone.jid, self.phone.push_name = jid, push_name
+                for group in self.phone.groups.values():  # groups staged before the link now know our phone
+                    groups.adopt(group, self.phone.own)
                 self.transport.save(self.id)
                 await emit(PairSuccess(jid=jid, push_name=push_name))
             self.connected = True
@@ -152,14 +154,14 @@ class SimulatorSession(SimulatorAccount):
         self.phone.push_name = None
         self.transport.save(self.id)
 
-    async def _reach_network(self) -> None:
+    async def _reach_network(self, *, may_fail: bool = True) -> None:
         """What every call to the network goes through: the link, then the injected latency and failures."""
         if not self.connected:
             raise NotLinked("simulated: not connected", code="not_connected")
         latency = int(self.phone.faults.get("sendLatencyMs", 0) or 0)
         if latency:
             await trio.sleep(latency / 1000)
-        if self._take_fault("failNextSends"):
+        if may_fail and self._take_fault("failNextSends"):
             raise TransportError("simulated send failure", code="send_failed")
 
     async def send(self, message: OutgoingMessage) -> str:

@@ -1,6 +1,7 @@
 """The simulated session's account: groups, profiles, the blocklist, privacy, calls (`AccountSession`).
 
-Each call reaches the network like a send does (the link, the injected latency and failures), then
+Each call reaches the network like a send does (the link, the injected latency and failures; the
+group list, which the core reads after every connect, only the first two), then
 answers as WhatsApp would: group operations by the admin rules of `simulator_groups` (a refusal is a
 non-retryable `TransportError`, `not_authorized` or `not_found`; participants get a status each),
 profiles from the directory, our own profile, blocklist and privacy kept on the simulated phone.
@@ -41,7 +42,7 @@ class SimulatorAccount:
     def phone(self) -> Phone:
         raise NotImplementedError
 
-    async def _reach_network(self) -> None:
+    async def _reach_network(self, *, may_fail: bool = True) -> None:
         raise NotImplementedError
 
     def _save(self) -> None:
@@ -63,7 +64,8 @@ class SimulatorAccount:
     # ---- groups ---------------------------------------------------------------------------------
 
     async def joined_groups(self) -> list[GroupInfo]:
-        await self._reach_network()
+        # The core asks this after every connect: a failure injected for the next send must not end up here.
+        await self._reach_network(may_fail=False)
         own = self.phone.own
         return [g.info(own) for g in self.phone.groups.values() if g.me is not None]
 
@@ -155,11 +157,14 @@ class SimulatorAccount:
         await self._reach_network()
         own = self.phone.own
         if own.jid and own.matches(jid, jid):
-            return await self.own_profile()
+            return self._own_profile()
         return profile_of(self.phone.directory, jid)
 
     async def own_profile(self) -> Profile:
         await self._reach_network()
+        return self._own_profile()
+
+    def _own_profile(self) -> Profile:
         phone = self.phone
         own = phone.own
         return Profile(jid=own.jid, lid=own.lid, name=phone.push_name, push_name=phone.push_name, about=phone.about)

@@ -111,12 +111,20 @@ def from_info(info: GroupInfo, own: Own | None, directory: Directory) -> NetGrou
     )
     for p in info.participants:
         known = participant(directory, p.jid, admin=p.is_admin, super_admin=p.is_super_admin)
-        lid = p.lid or known.lid
-        if own is not None and own.matches(known.jid, lid):
-            group.me = SUPER_ADMIN if p.is_super_admin else ADMIN if p.is_admin else MEMBER
-        else:
-            group.members[known.jid] = GroupParticipant(known.jid, lid, known.is_admin, known.is_super_admin)
+        group.members[known.jid] = GroupParticipant(known.jid, p.lid or known.lid, known.is_admin, p.is_super_admin)
+        if p.is_super_admin and group.owner is None:
+            group.owner = known.jid  # the creator
+    if own is not None:
+        adopt(group, own)
     return group
+
+
+def adopt(group: NetGroup, own: Own) -> None:
+    """Our own phone among the members is us: our role is the one it was listed with."""
+    listed = next((p for p in group.members.values() if own.matches(p.jid, p.lid)), None)
+    if listed is not None:
+        del group.members[listed.jid]
+        group.me = SUPER_ADMIN if listed.is_super_admin else ADMIN if listed.is_admin else MEMBER
 
 
 # ---- our own operations -------------------------------------------------------------------------

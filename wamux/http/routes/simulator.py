@@ -33,10 +33,10 @@ from wamux.http.routes.simulator_events import (
     group_id_field,
     incoming_event,
     invalid,
-    jid_field,
     lid_field,
     list_field,
     optional_bool,
+    phone_field,
     presence_event,
 )
 from wamux.http.services import Services
@@ -200,13 +200,6 @@ async def faults(instance_id: str) -> Response:
 # ---- what stages the network ----------------------------------------------------------------------
 
 
-def _phone_field(value: object, field: str) -> str:
-    jid = jid_field(value, field)
-    if is_group(jid) or jid.endswith("@lid"):
-        raise invalid(field, f"{field} must be a phone number")
-    return jid
-
-
 def _object(item: object, field: str) -> dict[str, object]:
     if not isinstance(item, dict):
         raise invalid(field, f"{field} must be an object")
@@ -219,7 +212,7 @@ def directory_entries(body: dict[str, object]) -> list[DirectoryEntry]:
     for i, raw in enumerate(list_field(body, "numbers", low=0, high=MAX_DIRECTORY)):
         field = f"numbers[{i}]"
         item = _object(raw, field)
-        jid = _phone_field(item.get("phone"), f"{field}.phone")
+        jid = phone_field(item.get("phone"), f"{field}.phone")
         exists = item.get("exists")
         if not isinstance(exists, bool):
             raise invalid(f"{field}.exists", f"{field}.exists must be true or false", "required")
@@ -269,7 +262,7 @@ def _members(item: dict[str, object], field: str) -> list[object]:
 
 def _participant(raw: object, field: str) -> GroupParticipant:
     item = _object(raw, field)
-    jid = _phone_field(item.get("phone"), f"{field}.phone")
+    jid = phone_field(item.get("phone"), f"{field}.phone")
     try:
         admin, super_admin = bool_field(item, "isAdmin"), bool_field(item, "isSuperAdmin")
     except ValidationFailed as exc:

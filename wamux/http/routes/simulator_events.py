@@ -97,6 +97,14 @@ def list_field(body: dict[str, Any], name: str, *, low: int, high: int) -> list[
     return items
 
 
+def phone_field(value: Any, field: str) -> str:
+    """A phone number (digits, or its `...@s.whatsapp.net` JID): not a group, not a LID."""
+    jid = jid_field(value, field)
+    if is_group(jid) or jid.endswith("@lid"):
+        raise invalid(field, f"{field} must be a phone number")
+    return jid
+
+
 def bool_field(body: dict[str, Any], name: str) -> bool:
     value = body.get(name, False)
     if not isinstance(value, bool):
@@ -180,9 +188,7 @@ def _contacts(body: dict[str, Any]) -> tuple[ContactCard, ...]:
             organization = name_field(item, "organization", required=False, max_len=200)
         except ValidationFailed as exc:
             raise invalid(field, f"{field}: {exc.message}") from None
-        jid = jid_field(item.get("phone"), f"{field}.phone")
-        if is_group(jid) or jid.endswith("@lid"):
-            raise invalid(f"{field}.phone", f"{field}.phone must be a phone number")
+        jid = phone_field(item.get("phone"), f"{field}.phone")
         assert name is not None
         cards.append(ContactCard(name=name, phone=jid_number(jid), organization=organization))
     return tuple(cards)
