@@ -39,7 +39,10 @@ NO_FAULTS = {
     "unresponsive": False,
 }
 # Where a 502/504 speaks for someone else (the media URL failed or was too slow), not for the server.
-UPSTREAM = {("POST", "/api/whatsapp/{instanceId}/send-media")}
+UPSTREAM = {
+    ("POST", "/api/whatsapp/{instanceId}/send-media"),
+    ("PUT", "/api/whatsapp/{instanceId}/groups/{groupId}/picture"),  # `{url}`: the download may fail
+}
 
 
 def no_server_failure(ctx: Any, response: Any, case: Case[Any]) -> None:

@@ -283,8 +283,8 @@ async def test_invite_link_revoke_leave_and_join_by_link(admin: Api) -> None:
     assert (left["action"], left["participants"], left["by"]) == ("remove", [ME_JID], ME_JID)
 
     # The revoked link is WhatsApp's refusal; the live one joins the group again.
-    refused = await call(admin, "POST", f"{base}/join", 502, json={"link": invite["link"]})
-    assert refused["code"] == "transport_failed", refused
+    refused = await call(admin, "POST", f"{base}/join", 404, json={"link": invite["link"]})
+    assert (refused["code"], refused["details"]) == ("not_found", {"whatsapp": "not_found"}), refused
     assert await call(admin, "POST", f"{base}/join", 200, json={"link": new["link"]}) == {"groupId": gid}
     assert gid in [g["id"] for g in await listed(admin, iid)]
     rejoined = (await feed(admin, iid, "group_joined"))[-1]["data"]

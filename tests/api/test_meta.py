@@ -8,6 +8,7 @@ from tests.harness import Api, ServerProcess
 from wamux.domain.catalog import (
     ACTIVITY_TYPES,
     DELIVERY_STATUSES,
+    GROUP_EVENT_TYPES,
     INSTANCE_STATUSES,
     PUBLIC_EVENT_TYPES,
     STATUS_EVENT_TYPES,
@@ -28,6 +29,7 @@ async def test_meta_serves_the_domain_lists_and_the_version(admin: Api) -> None:
     assert body["instanceStatuses"] == list(INSTANCE_STATUSES)
     assert body["eventTypes"] == list(PUBLIC_EVENT_TYPES)
     assert body["statusEventTypes"] == list(STATUS_EVENT_TYPES)
+    assert body["groupEventTypes"] == list(GROUP_EVENT_TYPES)
     assert body["webhookEvents"] == list(WEBHOOK_EVENT_TYPES)
     assert body["activityActions"] == list(ACTIVITY_TYPES)
     assert body["deliveryStatuses"] == list(DELIVERY_STATUSES)

@@ -88,6 +88,11 @@ class AccountHandlers(ActorBase):
     def own_jid(self) -> str:
         return self.instance.jid or self.linked_jid or ""
 
+    def _groups_changed(self) -> None:
+        """A group event is being recorded: what a connect compares with is no longer this process's last list."""
+        self._groups_synced = None
+        self._group_changes += 1
+
     @property
     def own_jids(self) -> tuple[str, ...]:
         """Every JID WhatsApp may name us by: the phone JID and the LIDs learned for it."""
@@ -98,6 +103,7 @@ class AccountHandlers(ActorBase):
     async def _sync_groups(self, _cmd: c.SyncGroups | None = None) -> list[GroupInfo]:
         self._connected()
         groups = await self._on_wire(self.session.joined_groups(), "group list")
+        self._group_changes += 1
         self._groups_synced = [group_fields(g) for g in groups]
         async with self._lock:
             await self._append(
@@ -114,7 +120,7 @@ class AccountHandlers(ActorBase):
 
     async def _create_group(self, cmd: c.CreateGroup) -> GroupInfo:
         self._connected()
-        self._groups_synced = None  # changed: the next connect compares with the read model
+        self._groups_changed()
         group = await self._on_wire(self.session.create_group(cmd.subject, list(cmd.participants)), "new group")
         async with self._lock:
             await self._append(joined(self.id, group, self.own_jid))
@@ -122,7 +128,7 @@ class AccountHandlers(ActorBase):
 
     async def _update_group(self, cmd: c.UpdateGroup) -> None:
         self._connected()
-        self._groups_synced = None  # changed: the next connect compares with the read model
+        self._groups_changed()
         await self._on_wire(
             self.session.update_group(
                 cmd.group_jid,
@@ -153,7 +159,7 @@ class AccountHandlers(ActorBase):
     async def _update_participants(self, cmd: c.UpdateParticipants) -> list[ParticipantResult]:
         """WhatsApp answers per participant; only those it accepted are recorded."""
         self._connected()
-        self._groups_synced = None  # changed: the next connect compares with the read model
+        self._groups_changed()
         results = await self._on_wire(
             self.session.update_participants(cmd.group_jid, cmd.action, list(cmd.participants)), "participants change"
         )
@@ -177,7 +183,7 @@ class AccountHandlers(ActorBase):
 
     async def _join_group(self, cmd: c.JoinGroup) -> str:
         self._connected()
-        self._groups_synced = None  # changed: the next connect compares with the read model
+        self._groups_changed()
         group_jid = await self._on_wire(self.session.join_group(cmd.code), "join")
         group = await self._on_wire(self.session.group_info(group_jid), "group info")
         if group is not None:
@@ -187,7 +193,7 @@ class AccountHandlers(ActorBase):
 
     async def _leave_group(self, cmd: c.LeaveGroup) -> None:
         self._connected()
-        self._groups_synced = None  # changed: the next connect compares with the read model
+        self._groups_changed()
         await self._on_wire(self.session.leave_group(cmd.group_jid), "leave")
         async with self._lock:
             await self._append(
@@ -203,27 +209,32 @@ class AccountHandlers(ActorBase):
     # ---- what the wire reports --------------------------------------------------------------
 
     async def _after_connected(self) -> None:
-        """Read the groups once connected (quietly: a failure leaves the read model as it was)."""
+        """Read the groups once connected (quietly: a failure leaves the read model as it was).
+
+        A group event recorded while the list was being read wins: the list is then stale, and dropped.
+        """
+        changes_before = self._group_changes
         try:
             groups = await self._on_wire(self.session.joined_groups(), "group list")
+            fields = [group_fields(g) for g in groups]
+            known = self._groups_synced
+            if known is None and self.deps.groups is not None:
+                known = await self.deps.groups.groups(self.id)  # first connect of this process: what is recorded
         except Exception as exc:
             log.warning("could not read the groups after connecting", instance_id=self.id, error=repr(exc))
             return
-        fields = [group_fields(g) for g in groups]
-        known = self._groups_synced
-        if known is None and self.deps.groups is not None:
-            known = await self.deps.groups.groups(self.id)  # first connect of this process: what is recorded
-        if _summary(fields) == _summary(known or []):
-            self._groups_synced = fields
-            return  # nothing changed (an account without groups records nothing)
-        self._groups_synced = fields
         async with self._lock:
+            if self._group_changes != changes_before:
+                return  # something changed meanwhile: the next connect (or ?refresh=true) reads again
+            self._groups_synced = fields
+            if _summary(fields) == _summary(known or []):
+                return  # nothing changed (an account without groups records nothing)
             await self._append(GroupsSynced(instance_id=self.id, groups=fields))
 
     async def _on_account_event(self, event: object) -> bool:
         """Group, call and identity events from the wire (called under the actor's lock)."""
         if isinstance(event, GroupJoinedIn | GroupUpdatedIn | GroupParticipantsIn):
-            self._groups_synced = None  # changed: the next connect compares with the read model
+            self._groups_changed()
         if isinstance(event, GroupJoinedIn):
             await self._append(joined(self.id, event.group, event.by))
         elif isinstance(event, GroupUpdatedIn):

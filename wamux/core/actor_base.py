@@ -104,6 +104,7 @@ class ActorBase:
         self._identities: dict[str, str] = {}  # lid -> phone JID recorded by this process
         # The groups as last recorded (None: unknown in this process, or changed since: ask the read model).
         self._groups_synced: list[dict[str, Any]] | None = None
+        self._group_changes = 0  # group events recorded by this process (a stale list read is dropped)
         self._nursery: trio.Nursery | None = None  # the actor's own, while it runs
 
     @property

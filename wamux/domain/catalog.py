@@ -75,6 +75,9 @@ PUBLIC_EVENT_TYPES = type_names(
     WebhookUpdated,
 )
 
+# The public events that change the groups an account is in (a client reloads its group list on them).
+GROUP_EVENT_TYPES = type_names(GroupJoined, GroupUpdated, GroupParticipantsChanged)
+
 # Public events sent to webhooks whatever the instance's notify flags say.
 ALWAYS_SENT_EVENT_TYPES = type_names(PresenceUpdated, GroupJoined, GroupUpdated, GroupParticipantsChanged, CallReceived)
 

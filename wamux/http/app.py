@@ -10,6 +10,7 @@ from typing import Any
 
 from quart import Response, g, request
 from quart_trio import QuartTrio
+from werkzeug.routing import BaseConverter
 
 from wamux.http.auth import PUBLIC_ROUTES, authenticate
 from wamux.http.bodies import body_limit_of, check_request_text
@@ -71,6 +72,12 @@ SEND_ENDPOINTS = {
 LIMIT_FREE_ENDPOINTS = frozenset({"instances.get_instance", "instances.update_instance", "instances.delete_instance"})
 
 
+class GroupIdConverter(BaseConverter):
+    """A path segment naming a group: anything but the word `join` (validated by the route)."""
+
+    regex = r"(?!join$)[^/]+"
+
+
 def create_app(services: Services, *, log: Any, public_dir: Path | None = None) -> QuartTrio:
     app = QuartTrio(
         "wamux",
@@ -78,6 +85,7 @@ def create_app(services: Services, *, log: Any, public_dir: Path | None = None) 
         static_url_path="",
     )
     app.config["services"] = services
+    app.url_map.converters["group"] = GroupIdConverter  # `/groups/join` is a route of its own, not a group id
     usage = services.usecases.usage
     app.config["MAX_CONTENT_LENGTH"] = services.max_body_bytes
     app.request_class = GatedRequest

@@ -3,12 +3,15 @@
 // group events.
 
 import { api, enc } from "../api.js";
+import { meta } from "../meta.js";
 import { groupMarks, groupPanel } from "../groups/panel.js";
 import { parsePhones } from "../groups/members.js";
 import { busy, clear, errorBox, field, h, toast } from "../ui.js";
 
 // The live events that change what this tab shows.
-const GROUP_EVENTS = new Set(["group_joined", "group_updated", "group_participants"]);
+// The events that change the groups come from the server's list (GET /api/meta), never a copy here.
+let groupEvents = new Set();
+meta().then((m) => { groupEvents = new Set(m.groupEventTypes || []); }).catch(() => {});
 const SAFETY_POLL_MS = 10000;
 const SAFETY_POLL_STREAMING_MS = 60000;
 
@@ -140,7 +143,7 @@ export function render(root, ctx) {
   }
 
   const off = ctx.live.on((events) => {
-    if (!events.some((e) => GROUP_EVENTS.has(String(e.type)))) return;
+    if (!events.some((e) => groupEvents.has(String(e.type)))) return;
     clearTimeout(debounce);
     debounce = setTimeout(() => {
       loadGroups();

@@ -57,12 +57,12 @@ async def join_group(instance_id: str) -> Response:
     return jsonify({"groupId": group_id})
 
 
-@bp.get("/api/whatsapp/<instance_id>/groups/<group_id>")
+@bp.get("/api/whatsapp/<instance_id>/groups/<group:group_id>")
 async def get_group(instance_id: str, group_id: str) -> Response:
     return jsonify(await services().usecases.groups.get(current_user(), instance_id, group_jid(group_id)))
 
 
-@bp.put("/api/whatsapp/<instance_id>/groups/<group_id>")
+@bp.put("/api/whatsapp/<instance_id>/groups/<group:group_id>")
 async def update_group(instance_id: str, group_id: str) -> Response:
     owned_instance(services(), instance_id)
     gid = group_jid(group_id)
@@ -83,7 +83,7 @@ async def update_group(instance_id: str, group_id: str) -> Response:
     return jsonify(group)
 
 
-@bp.put("/api/whatsapp/<instance_id>/groups/<group_id>/picture")
+@bp.put("/api/whatsapp/<instance_id>/groups/<group:group_id>/picture")
 @body_limit(lambda s: PICTURE_MAX_BYTES + 64 * 1024)
 async def group_picture(instance_id: str, group_id: str) -> Response:
     s = services()
@@ -94,7 +94,7 @@ async def group_picture(instance_id: str, group_id: str) -> Response:
     return jsonify({"success": True})
 
 
-@bp.post("/api/whatsapp/<instance_id>/groups/<group_id>/participants")
+@bp.post("/api/whatsapp/<instance_id>/groups/<group:group_id>/participants")
 async def participants(instance_id: str, group_id: str) -> Response:
     owned_instance(services(), instance_id)
     gid = group_jid(group_id)
@@ -108,18 +108,18 @@ async def participants(instance_id: str, group_id: str) -> Response:
     return jsonify({"results": [{"jid": r.jid, "status": r.status} for r in results]})
 
 
-@bp.get("/api/whatsapp/<instance_id>/groups/<group_id>/invite")
+@bp.get("/api/whatsapp/<instance_id>/groups/<group:group_id>/invite")
 async def invite(instance_id: str, group_id: str) -> Response:
     return jsonify(await services().usecases.groups.invite(current_user(), instance_id, group_jid(group_id)))
 
 
-@bp.post("/api/whatsapp/<instance_id>/groups/<group_id>/invite/revoke")
+@bp.post("/api/whatsapp/<instance_id>/groups/<group:group_id>/invite/revoke")
 async def revoke_invite(instance_id: str, group_id: str) -> Response:
     gid = group_jid(group_id)
     return jsonify(await services().usecases.groups.invite(current_user(), instance_id, gid, revoke=True))
 
 
-@bp.post("/api/whatsapp/<instance_id>/groups/<group_id>/leave")
+@bp.post("/api/whatsapp/<instance_id>/groups/<group:group_id>/leave")
 async def leave(instance_id: str, group_id: str) -> Response:
     await services().usecases.groups.leave(current_user(), instance_id, group_jid(group_id))
     return jsonify({"success": True})

@@ -9,6 +9,7 @@ from quart import Blueprint, Response, current_app, jsonify
 from wamux.domain.catalog import (
     ACTIVITY_TYPES,
     DELIVERY_STATUSES,
+    GROUP_EVENT_TYPES,
     INSTANCE_STATUSES,
     PUBLIC_EVENT_TYPES,
     STATUS_EVENT_TYPES,
@@ -44,6 +45,7 @@ async def meta() -> Response:
             "instanceStatuses": list(INSTANCE_STATUSES),
             "eventTypes": list(PUBLIC_EVENT_TYPES),
             "statusEventTypes": list(STATUS_EVENT_TYPES),
+            "groupEventTypes": list(GROUP_EVENT_TYPES),
             "webhookEvents": list(WEBHOOK_EVENT_TYPES),
             "activityActions": list(ACTIVITY_TYPES),
             "deliveryStatuses": list(DELIVERY_STATUSES),
