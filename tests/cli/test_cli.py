@@ -228,7 +228,7 @@ def test_rebuild_and_replay(tmp_path: Path) -> None:
     assert out.returncode == 2 and "unknown projection bogus" in out.stderr and "users" in out.stderr
     out = wamux(data, "rebuild")
     assert out.returncode == 0, out.stderr
-    assert "rebuilt users, instances, messages, contacts, stats, outbox" in out.stdout
+    assert "rebuilt users, instances, messages, contacts, groups, identities, stats, outbox" in out.stdout
     out = wamux(data, "replay", "users", "--from", "1")
     assert out.returncode == 0 and "1 events applied, now at 1" in out.stdout, out.stderr
     out = wamux(data, "replay", "bogus", "--from", "1")

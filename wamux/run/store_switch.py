@@ -41,6 +41,8 @@ log = get_logger("wamux.switch")
 COPY_BATCH = 2000
 STEP_TIMEOUT_S = 10.0
 TAIL_UNDER_PAUSE = 20  # pause appends only once fewer events than this are left to copy
+CATCH_UP_MAX_TAIL = 500  # ... or, when a load outruns the copy, once the gap stops shrinking below this
+CATCH_UP_S = 10.0  # ... or when catching up took this long
 PROVIDERS = ("sqlite", "mongodb")
 
 
@@ -208,6 +210,15 @@ class StoreSwitcher:
             raise
         return result
 
+    @staticmethod
+    async def _build(building: ReadModels, view: RecorderEventStore) -> None:
+        """Bring every target read model up to what was copied so far."""
+        view.refresh_head()
+        await building.follow()
+        stalled = building.stalled()
+        if stalled:
+            raise SwitchFailed(f"a read model could not be built on the target: {stalled}")
+
     def _target_settings(self, provider: str, url: str | None) -> Settings:
         if provider == "sqlite":
             stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -281,19 +292,28 @@ class StoreSwitcher:
         runners = [
             ProjectionRunner(r.projection, view, target, self.limiter) for r in self.read_models.runners.values()
         ]
+        # One reader for every target read model (each batch of the log is read and decoded once).
+        building = ReadModels(runners, view, target)
         for runner in runners:
             await runner.prepare()
-            await runner.catch_up()
+        await self._build(building, view)
 
         self.progress.state = "catching_up"
         # Copy and project what arrived meanwhile until only a few events are left, so the
         # pause below covers a handful of events (a MongoDB read-model write is a round trip).
+        # Under a load that outruns the copy, the gap stops shrinking: then pause anyway once it is
+        # small enough (at most CATCH_UP_MAX_TAIL events under the pause), or when the time is up.
+        gaps: list[int] = []
+        deadline = time.perf_counter() + CATCH_UP_S
         for _ in range(50):
             position = await self._copy(source, recorder, position)
-            view.refresh_head()
-            for runner in runners:
-                await runner.catch_up()
-            if self.store.head() - position <= TAIL_UNDER_PAUSE:
+            await self._build(building, view)
+            gap = self.store.head() - position
+            if gap <= TAIL_UNDER_PAUSE:
+                break
+            gaps.append(gap)
+            stalled = len(gaps) >= 3 and min(gaps[-3:]) >= min(gaps[:-2] or gaps)
+            if gap <= CATCH_UP_MAX_TAIL and (stalled or time.perf_counter() > deadline):
                 break
             log.info("store switch catching up", copied=position, head=self.store.head())
 
@@ -306,9 +326,7 @@ class StoreSwitcher:
             marks["tail"] = time.perf_counter()
             if position != self.store.head():
                 raise SwitchFailed(f"copied up to {position} but the log ends at {self.store.head()}")
-            view.refresh_head()
-            for runner in runners:
-                await runner.catch_up()
+            await self._build(building, view)
             marks["target_read_models"] = time.perf_counter()
             # The live read models may lag behind the source; it does not matter: the target's are
             # complete, and they take over with their own positions while no batch is in flight.

@@ -11,11 +11,11 @@ import { busy, clear, errorBox, field, h, toast } from "../ui.js";
 // The live events that change what this tab shows.
 // The events that change the groups come from the server's list (GET /api/meta), never a copy here.
 let groupEvents = new Set();
-meta().then((m) => { groupEvents = new Set(m.groupEventTypes || []); }).catch(() => {});
 const SAFETY_POLL_MS = 10000;
 const SAFETY_POLL_STREAMING_MS = 60000;
 
 export function render(root, ctx) {
+  meta().then((m) => { groupEvents = new Set(m.groupEventTypes || []); }).catch(() => {});
   const groupId = ctx.sub;
   const base = `/api/whatsapp/${enc(ctx.id)}`;
   const groupHref = (id) => `#/instances/${enc(ctx.id)}/groups/${enc(id)}`;
