@@ -4,14 +4,14 @@ edits, revokes, presence and number checks. Each runs in the actor's turn and ap
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import trio
 
 from wamux.core import commands as c
 from wamux.core.actor_base import ActorBase
-from wamux.core.inbound import poll_json
+from wamux.core.inbound import rich_content
 from wamux.core.ports import MessageRef, NumberCheck, OutgoingMessage, TransportError
 from wamux.domain.errors import InstanceNotConnected, LimitExceeded, TransportFailed, Unavailable
 from wamux.domain.events import (
@@ -35,9 +35,7 @@ def content_fields(message: OutgoingMessage) -> dict[str, Any]:
         "mentions": list(message.mentions),
         "forwarded": message.forwarded,
         "ptt": message.kind == "voice",
-        "location": asdict(message.location) if message.location else None,
-        "contacts": [asdict(card) for card in message.contacts],
-        "poll": poll_json(message.poll) if message.poll else None,
+        **rich_content(message.location, message.contacts, message.poll),
     }
 
 

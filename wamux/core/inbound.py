@@ -7,17 +7,19 @@ message that arrives while a command appends keeps the stream version exact.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
 from wamux.core.actor_base import ActorBase
 from wamux.core.ports import (
     ConnectionLost,
+    ContactCard,
     ContactUpdate,
     EditIn,
     IncomingMessage,
     LinkConnected,
+    Location,
     PairSuccess,
     Poll,
     PollVoteIn,
@@ -45,8 +47,17 @@ from wamux.domain.phones import is_group, jid_number
 from wamux.domain.text import safe_file_name
 
 
-def poll_json(poll: Poll) -> dict[str, Any]:
-    return {"question": poll.question, "options": list(poll.options), "selectableCount": poll.selectable_count}
+def rich_content(location: Location | None, contacts: Sequence[ContactCard], poll: Poll | None) -> dict[str, Any]:
+    """A location, contact cards and a poll as `message_sent` and `message_received` carry them."""
+    return {
+        "location": asdict(location) if location else None,
+        "contacts": [asdict(card) for card in contacts],
+        "poll": (
+            {"question": poll.question, "options": list(poll.options), "selectableCount": poll.selectable_count}
+            if poll
+            else None
+        ),
+    }
 
 
 class InboundEvents(ActorBase):
@@ -153,17 +164,7 @@ class InboundEvents(ActorBase):
             mentions=list(m.mentions),
             forwarded=m.forwarded,
             ptt=m.ptt,
-            location=asdict(m.location) if m.location else None,
-            contacts=[asdict(card) for card in m.contacts],
-            poll=(
-                {
-                    "question": m.poll.question,
-                    "options": list(m.poll.options),
-                    "selectableCount": m.poll.selectable_count,
-                }
-                if m.poll
-                else None
-            ),
+            **rich_content(m.location, m.contacts, m.poll),
         )
 
     # ---- what refers to a message in history ------------------------------------------------

@@ -14,6 +14,7 @@ from wamux.domain.catalog import PRESENCE_STATES
 from wamux.domain.errors import ValidationFailed
 from wamux.domain.messages import MAX_CONTACT_CARDS, coordinates, poll_options
 from wamux.domain.phones import jid_number, to_jid
+from wamux.domain.text import check_display_name
 from wamux.http.auth import current_user, owned_instance
 from wamux.http.bodies import json_body, name_field, text_field
 from wamux.http.services import Services
@@ -129,7 +130,7 @@ async def send_poll(instance_id: str) -> Response:
     body = await json_body()
     to = _phone(body)
     question = name_field(body, "question", max_len=255) or ""
-    options = poll_options(body.get("options"))
+    options = [check_display_name("options", o) for o in poll_options(body.get("options"))]
     if any(len(o) > 100 for o in options):
         raise ValidationFailed("a poll option is at most 100 characters", details={"options": "too long"})
     selectable = body.get("selectableCount", 1)

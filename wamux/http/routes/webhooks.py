@@ -11,7 +11,6 @@ from wamux.domain.clock import iso_ms
 from wamux.domain.errors import Conflict, NotFound, ValidationFailed
 from wamux.http.auth import owned_instance
 from wamux.http.bodies import int_arg, pagination
-from wamux.http.outbound import check_webhook_url
 from wamux.http.services import Services
 
 bp = Blueprint("webhooks", __name__)
@@ -91,5 +90,5 @@ async def test(instance_id: str) -> Response:
     if not url:
         raise Conflict("the instance has no webhookUrl", details={"webhookUrl": "missing"})
     # Refused before any connection: for users this route must not probe private networks.
-    await check_webhook_url(s, url, owner_id=actor.instance.user_id)
+    await s.usecases.instances.check_webhook_url(url, owner_id=actor.instance.user_id)
     return jsonify(await s.webhooks.test(actor.id, url, actor.instance.webhook_settings))
