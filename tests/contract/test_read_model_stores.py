@@ -320,3 +320,29 @@ def test_concurrent_applies_all_land(backend: Backend) -> None:
     assert not errors, errors
     assert store.count(NOTES, Query()) == 40
     assert [store.position(f"p{n}") for n in range(4)] == [10, 10, 10, 10]
+
+
+def test_a_field_declared_later_is_filled_from_the_rows_already_there(tmp_path: Path) -> None:
+    # SQLite only: a table made by an older release gains the column and its values, with no rebuild.
+    path = str(tmp_path / "read.db")
+    old = Collection("later", {"name": "text"})
+    new = Collection("later", {"name": "text", "rank": "int", "flag": "bool"}, indexes=(("rank",),))
+    store = SQLiteReadModelStore(path)
+    store.ensure((old,))
+
+    def work(session: ReadSession) -> None:
+        session.put(old, "a", {"name": "a", "rank": 2, "flag": True})
+        session.put(old, "b", {"name": "b"})
+
+    store.apply("p", 1, work)
+    store.close()
+    store = SQLiteReadModelStore(path)
+    try:
+        store.ensure((new,))
+        assert _names(store.find(new, Query(where={"rank": 2}))) == ["a"]
+        assert _names(store.find(new, Query(where={"flag": True}))) == ["a"]
+        assert _names(store.find(new, Query(where={"rank": None}))) == ["b"]
+        store.apply("p", 2, lambda s: s.put(new, "c", {"name": "c", "rank": 3, "flag": False}))
+        assert _names(store.find(new, Query(ranges={"rank": (1, None)}, order=(("rank", False),)))) == ["a", "c"]
+    finally:
+        store.close()

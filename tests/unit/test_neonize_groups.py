@@ -93,22 +93,41 @@ def test_invite_codes(link: str, code: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("error", "retryable"),
+    ("error", "retryable", "code"),
     [
-        (SetGroupNameError("info query timed out"), True),
-        (SetGroupNameError("websocket not connected"), True),
-        (SetGroupNameError("info query returned status 408: request-timeout"), True),
-        (SetGroupNameError("info query returned status 401: not-authorized"), False),
-        (GetGroupInfoError("group not found"), False),
-        (LeaveGroupError("you're not participating in that group"), False),
-        (InviteLinkError("that group invite link has been revoked"), False),
-        (InviteLinkError("that group invite link is not valid"), False),
+        (SetGroupNameError("info query timed out"), True, "group_failed"),
+        (SetGroupNameError("websocket not connected"), True, "group_failed"),
+        (SetGroupNameError("info query returned status 408: request-timeout"), True, "group_failed"),
+        (SetGroupNameError("info query returned status 401: not-authorized"), False, "not_authorized"),
+        (
+            InviteLinkError("unauthorized to get group invite link (info query returned status 401: not-authorized)"),
+            False,
+            "not_authorized",
+        ),
+        (GetGroupInfoError("group not found (info query returned status 404: item-not-found)"), False, "not_found"),
+        (LeaveGroupError("you're not participating in that group"), False, "not_found"),
+        (SetGroupNameError("info query returned status 403: forbidden"), False, "not_found"),
+        (InviteLinkError("that group invite link has been revoked"), False, "not_found"),
+        (
+            InviteLinkError("that group invite link is not valid (info query returned status 401: not-authorized)"),
+            False,
+            "not_found",
+        ),
+        (SetGroupNameError("info query returned status 409: conflict"), False, "group_failed"),
     ],
 )
-def test_refusals_are_not_retryable(error: Exception, retryable: bool) -> None:
+def test_refusals_are_not_retryable_and_say_what_they_mean(error: Exception, retryable: bool, code: str) -> None:
     with pytest.raises(TransportError) as raised, account.refusals("could not", "group_failed"):
         raise error
-    assert (raised.value.retryable, raised.value.code) == (retryable, "group_failed")
+    assert (raised.value.retryable, raised.value.code) == (retryable, code)
+
+
+def test_other_refusals_keep_their_code() -> None:
+    from neonize.exc import SetPrivacySettingError
+
+    with pytest.raises(TransportError) as raised, account.refusals("could not", "privacy_failed"):
+        raise SetPrivacySettingError("info query returned status 401: not-authorized")
+    assert (raised.value.retryable, raised.value.code) == (False, "privacy_failed")
 
 
 def test_unknown_privacy_names_and_values_are_refused_before_whatsapp() -> None:

@@ -57,6 +57,20 @@ def _where(collection: Collection, query: Query) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+def _add_new_fields(conn: sqlite3.Connection, table: str, collection: Collection) -> None:
+    """A field declared after the table was made becomes a column, filled from the documents already there.
+
+    So a release may declare a new field without a rebuild: rows written before hold it in `doc` (or not
+    at all, then NULL), exactly what a fresh table would hold after the same writes.
+    """
+    have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    for name, kind in collection.fields.items():
+        if name in have:
+            continue
+        conn.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {_SQL_TYPES[kind]}')
+        conn.execute(f'UPDATE {table} SET "{name}" = json_extract(doc, ?)', (f'$."{name}"',))
+
+
 def _check(collection: Collection, name: str) -> None:
     if name not in collection.fields and name != "key":
         raise ValueError(f"{collection.name}: {name} is not a declared field")
@@ -148,6 +162,7 @@ class SQLiteReadModelStore:
                     + (f", {cols}" if cols else "")
                     + ")"
                 )
+                _add_new_fields(conn, table, c)
                 for index in c.indexes:
                     name = f"{table}__{'_'.join(index)}"
                     columns = ", ".join(f'"{i}"' for i in index)

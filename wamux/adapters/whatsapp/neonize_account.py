@@ -65,6 +65,24 @@ _REFUSED = re.compile(
     re.IGNORECASE,
 )
 _NOT_A_MEMBER = re.compile(r"group not found|not participating|status 40[34]\b|item-not-found|forbidden", re.I)
+# Group refusals the caller can act on, in whatsmeow's words (checked in this order: an invalid invite
+# link is answered with 401 too): no such group / not a member / dead invite → `not_found`;
+# not an admin → `not_authorized`. The actor answers them 404 and 403 `not_group_admin`.
+_GROUP_REFUSALS = (
+    ("not_found", re.compile(r"invite link (is not valid|has been revoked)|status 4(06|10)\b|gone\b", re.I)),
+    ("not_found", _NOT_A_MEMBER),
+    ("not_authorized", re.compile(r"status 401\b|not.?authori[sz]ed|unauthori[sz]ed", re.I)),
+)
+GROUP_FAILED = "group_failed"
+
+
+def refusal_code(text: str, code: str) -> str:
+    """The code of a refusal: for a group failure, `not_found` or `not_authorized` when the words say so."""
+    if code == GROUP_FAILED:
+        for meaning, words in _GROUP_REFUSALS:
+            if words.search(text):
+                return meaning
+    return code
 
 
 def _invalid(message: str) -> TransportError:
@@ -80,7 +98,10 @@ def refusals(failure: str, code: str) -> Iterator[None]:
         yield
     except NeonizeError as exc:
         text = str(exc) or type(exc).__name__
-        raise TransportError(f"{failure}: {text}", retryable=not _REFUSED.search(text), code=code) from exc
+        refused = bool(_REFUSED.search(text))
+        raise TransportError(
+            f"{failure}: {text}", retryable=not refused, code=refusal_code(text, code) if refused else code
+        ) from exc
 
 
 def guarded(failure: str, code: str, action: Callable[[NewClient], T]) -> Callable[[NewClient], T]:
