@@ -336,3 +336,34 @@ def test_doctor_with_a_reachable_mongod(tmp_path: Path, mongo_db_url: str) -> No
     for check in ("mongod", "event store"):
         line = next(line for line in out.stdout.splitlines() if line.startswith(f"│ {check} "))
         assert "OK" in line, line
+
+
+def test_a_server_that_cannot_start_says_why_in_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = wamux(tmp_path / "data", "serve", HOST="127.0.0.1", PORT=str(port))
+    assert out.returncode == 2, out.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in out.stderr and "PORT" in out.stderr
+    assert "Traceback" not in out.stderr and "ExceptionGroup" not in out.stderr
+
+    url = "mongodb://bob:hunter22@127.0.0.1:1/wamux?serverSelectionTimeoutMS=300"
+    out = wamux(tmp_path / "mongo", "serve", DATABASE_PROVIDER="mongodb", DATABASE_URL=url)
+    assert out.returncode == 2, out.stderr
+    assert "cannot reach MongoDB at mongodb://bob:***@127.0.0.1:1/wamux" in out.stderr, out.stderr
+    assert "hunter22" not in out.stderr and "Traceback" not in out.stderr
+
+    if os.geteuid() == 0:
+        return  # root writes anywhere: an unwritable DATA_DIR cannot be made here
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        out = wamux(locked / "data", "serve")
+    finally:
+        locked.chmod(0o700)
+    assert out.returncode == 2, out.stderr
+    assert "permission denied (set DATA_DIR" in out.stderr and "Traceback" not in out.stderr

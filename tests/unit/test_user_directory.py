@@ -80,3 +80,15 @@ async def test_token_version_counts_password_changes_and_is_folded_from_the_log(
     assert users.require(user.id).token_version == 2
     reloaded = await directory(store)  # a restart (or a rebuild) folds the same history
     assert reloaded.require(user.id).token_version == 2
+
+
+async def test_an_admin_password_that_a_later_start_cannot_apply_is_named(store: RecorderEventStore) -> None:
+    users = await directory(store)
+    assert await users.seed_ignored("admin@x.io", "first-pass") is None  # no user yet: the seed applies
+    assert await users.ensure_admin("admin@x.io", "first-pass", "A", "D") is None
+    assert await users.seed_ignored("admin@x.io", "first-pass") is None  # the same password: nothing to say
+    assert await users.seed_ignored("admin@x.io", None) is None
+    changed = await users.seed_ignored("Admin@X.io", "admin123")
+    assert changed is not None and "wamux user reset-password admin@x.io" in changed
+    other = await users.seed_ignored("boss@x.io", "admin123")
+    assert other is not None and "none is boss@x.io" in other

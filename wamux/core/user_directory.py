@@ -179,6 +179,27 @@ class UserDirectory:
                 if user is not None:
                     await self._append(user_id, user.version, user.seen(day))
 
+    async def seed_ignored(self, email: str, password: str | None) -> str | None:
+        """Why ADMIN_EMAIL/ADMIN_PASSWORD had no effect at this start (users exist already), or None.
+
+        The seed only creates the first admin; a password set later must not be silently ignored.
+        """
+        if not password or not self.users:
+            return None
+        email = email.strip().lower()
+        user_id = self._by_email.get(email)
+        user = self.users.get(user_id) if user_id else None
+        if user is None:
+            return (
+                f"ADMIN_PASSWORD is set but users exist and none is {email}; nothing was created (use `wamux user add`)"
+            )
+        if await verify_password(password, user.password_hash):
+            return None
+        return (
+            f"ADMIN_PASSWORD is set but {email} already exists with another password; it was not changed "
+            f"(use `wamux user reset-password {email}`)"
+        )
+
     async def ensure_admin(self, email: str, password: str | None, first: str, last: str) -> str | None:
         """At first start (no user at all) create the admin; returns a generated password, if any."""
         if self.users:

@@ -292,6 +292,9 @@ async def run_core(
                 email=s.admin_email,
                 password=generated,
             )
+        ignored = await st.users.seed_ignored(s.admin_email, s.admin_password)
+        if ignored:
+            log.warning(ignored)
         await nursery.start(st.read_models.run)
         await nursery.start(core.supervisor.run)
         await nursery.start(core.webhooks.run)
