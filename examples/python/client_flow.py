@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """A wamux client, start to finish: log in, create an instance, link it, send, and follow incoming messages.
 
-    pip install httpx
+It needs httpx: run it with the project's interpreter, which has it (`./scripts/serve` made it),
+or `pip install httpx` into your own:
+
     WAMUX_URL=http://127.0.0.1:3000 WAMUX_EMAIL=admin@example.com WAMUX_PASSWORD=admin123 \\
-        python client_flow.py [--simulate] [--to 79001234567] [--webhook-url URL --webhook-secret S]
+        .venv/bin/python examples/python/client_flow.py [--simulate] [--to 79001234567] \\
+        [--webhook-url URL --webhook-secret S]
 
 Authentication: WAMUX_API_KEY (sent as `x-api-key`), else WAMUX_EMAIL + WAMUX_PASSWORD (a JWT from
 /api/auth/login). Without --simulate, scan the printed QR code with WhatsApp on your phone
@@ -20,7 +23,10 @@ import sys
 import time
 from typing import Any, NoReturn
 
-import httpx
+try:
+    import httpx
+except ImportError:  # the system Python: say how to run it instead of a traceback
+    sys.exit("client_flow.py needs httpx: run it with .venv/bin/python (it has httpx), or pip install httpx")
 
 
 def fail(message: str) -> NoReturn:
