@@ -2,7 +2,7 @@
 
 import { api, session, setUnauthorizedHandler } from "./js/api.js";
 import { forgetMeta } from "./js/meta.js";
-import { clear, h, toast } from "./js/ui.js";
+import { clear, clearToasts, h, toast } from "./js/ui.js";
 import * as loginPage from "./js/pages/login.js";
 import * as instancesPage from "./js/pages/instances.js";
 import * as instanceForm from "./js/pages/instance-form.js";
@@ -28,16 +28,37 @@ const ROUTES = [
 const main = document.getElementById("main");
 let cleanup = null;
 let currentKey = null;
+let currentPath = null;
 
 export function navigate(path) {
   if (location.hash === `#${path}`) route();
   else location.hash = path;
 }
 
+// Below 720 px the main menu folds behind one button, so the top bar stays one row.
+const menuToggle = document.getElementById("menu-toggle");
+const topbar = document.querySelector(".topbar");
+function setMenu(open) {
+  topbar.classList.toggle("menu-open", open);
+  menuToggle.setAttribute("aria-expanded", String(open));
+}
+menuToggle.addEventListener("click", () => setMenu(!topbar.classList.contains("menu-open")));
+document.addEventListener("click", (ev) => {
+  if (!topbar.contains(ev.target)) setMenu(false);
+});
+document.addEventListener("keydown", (ev) => {
+  if (ev.key === "Escape" && topbar.classList.contains("menu-open")) {
+    setMenu(false);
+    menuToggle.focus();
+  }
+});
+
 function updateNav(active) {
   const nav = document.getElementById("nav");
   const user = session.user;
   nav.hidden = !session.token;
+  menuToggle.hidden = !session.token;
+  setMenu(false);
   nav.querySelector('[data-testid="nav-admin"]').hidden = !session.isAdmin;
   nav.querySelector('[data-testid="nav-user"]').textContent = user ? user.email : "";
   for (const a of nav.querySelectorAll("a")) {
@@ -74,6 +95,8 @@ function route() {
   // Tabs of one instance page share its live connection: re-render the tab, not the page.
   const key = entry.page === instancePage ? `instance:${params.id}` : path;
   updateNav(entry.nav);
+  if (path !== currentPath) clearToasts(); // what was said on the page you leave stays there
+  currentPath = path;
   if (key === currentKey && entry.page.update) {
     entry.page.update(params);
     return;

@@ -59,6 +59,11 @@ export function clear(el) {
   return el;
 }
 
+/** A status in words: "waiting for QR scan", "logged out"… */
+export function statusLabel(status) {
+  return STATUS_LABELS[status] || String(status || "unknown").replace(/_/g, " ");
+}
+
 export function badge(status, testid = "status-badge") {
   const s = status || "unknown";
   return h(`span.badge.badge-${s}`, { testid, dataset: { status: s }, title: STATUS_LABELS[s] || s }, STATUS_LABELS[s] || s);
@@ -79,8 +84,32 @@ export function errorBox(err, testid = "error") {
 
 export function errorText(err) {
   if (!err) return "unknown error";
-  if (typeof err === "string") return err;
-  return err.message || String(err);
+  if (typeof err === "string") return forPeople(err);
+  return forPeople(err.message || String(err));
+}
+
+// The API's messages may name a route for API clients ("…; POST /api/instances/<id>/reconnect to get one");
+// people get the button that does it instead.
+const ROUTE_IN_TEXT = /\b(?:GET|POST|PUT|PATCH|DELETE) \/api\/[^\s;,)]*/g;
+const ISO_IN_TEXT = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})\b/g;
+const BUTTON_FOR = [
+  [/\/reconnect$/, "the Reconnect button on the Connection tab"],
+  [/\/logout$/, "the Log out of WhatsApp button on the Connection tab"],
+  [/\/qr$/, "the QR code on the Connection tab"],
+  [/\/pair$/, "the pairing code on the Connection tab"],
+];
+
+/** A server message in words for people: a named API route becomes the button that does the same. */
+export function forPeople(text) {
+  return String(text)
+    .replace(ROUTE_IN_TEXT, (route) => {
+      const path = route.split(" ")[1].split("?")[0];
+      const found = BUTTON_FOR.find(([re]) => re.test(path));
+      return found ? `use ${found[1]}` : "this page";
+    })
+    .replace(/\buse (the .+? tab) restarts it\b/g, "$1 restarts it")
+    .replace(ISO_IN_TEXT, (iso) => fmtDate(iso))
+    .replace(/\s{2,}/g, " ");
 }
 
 /** A region whose content is replaced by loading / error / content states. */
@@ -92,12 +121,25 @@ export function showError(container, err, testid) {
   clear(container).append(errorBox(err, testid));
 }
 
-export function toast(message, kind = "ok") {
+/**
+ * A short message in the corner. A toast belongs to the page it was shown on and goes when you leave it;
+ * `keep: true` lets it come along once (said just before moving to another page: "Instance deleted").
+ */
+export function toast(message, kind = "ok", { keep = false } = {}) {
   const box = document.getElementById("toasts");
   if (!box) return;
-  const el = h(`div.toast${kind === "error" ? ".error" : ""}`, { testid: kind === "error" ? "toast-error" : "toast" }, message);
+  const el = h(`div.toast${kind === "error" ? ".error" : ""}`, { testid: kind === "error" ? "toast-error" : "toast" }, forPeople(message));
+  if (keep) el.dataset.keep = "once";
   box.append(el);
   setTimeout(() => el.remove(), kind === "error" ? 8000 : 4000);
+}
+
+/** Leaving a page: its toasts go (one shown with `keep` stays for this move only). */
+export function clearToasts() {
+  for (const el of [...(document.getElementById("toasts")?.children || [])]) {
+    if (el.dataset.keep === "once") delete el.dataset.keep;
+    else el.remove();
+  }
 }
 
 /** A modal confirmation using the native <dialog>. Resolves true when confirmed. */

@@ -117,9 +117,9 @@ async def test_their_presence_is_an_event_and_never_history(admin: Api) -> None:
     await incoming(admin, iid, body="typed it")
     got = [e["data"] for e in await events(admin, iid, "presence_update")]
     assert got == [
-        {"instanceId": iid, "chatId": BOB_JID, "from": BOB_JID, "state": "typing"},
-        {"instanceId": iid, "chatId": GROUP, "from": ANN_JID, "state": "recording"},
-        {"instanceId": iid, "chatId": BOB_JID, "from": BOB_JID, "state": "available"},
+        {"instanceId": iid, "chatId": BOB_JID, "from": BOB_JID, "state": "typing", "chatLid": None, "fromLid": None},
+        {"instanceId": iid, "chatId": GROUP, "from": ANN_JID, "state": "recording", "chatLid": None, "fromLid": None},
+        {"instanceId": iid, "chatId": BOB_JID, "from": BOB_JID, "state": "available", "chatLid": None, "fromLid": None},
     ]
     assert [m["content"] for m in await history(admin, iid, BOB)] == ["typed it"]
     assert await history(admin, iid, GROUP) == []

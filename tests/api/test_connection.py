@@ -14,6 +14,7 @@ from PIL import Image
 from tests.harness import Api, ServerProcess, poll
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+NO_PROBLEM = {"lastError": None, "retryingAt": None, "attempts": 0}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -46,7 +47,12 @@ async def test_qr_scan_status_drop_logout_reconnect(admin: Api) -> None:
     qr = r.json()["qrCode"]
     assert qr.startswith("1@") and len(qr) > 40
     assert (await admin.get(f"/api/whatsapp/{iid}/qr")).json()["qrCode"] == qr  # same route, other path
-    assert (await admin.get(f"/api/whatsapp/{iid}/status")).json() == {"ready": False, "status": "qr", "hasQr": True}
+    assert (await admin.get(f"/api/whatsapp/{iid}/status")).json() == {
+        "ready": False,
+        "status": "qr",
+        "hasQr": True,
+        **NO_PROBLEM,
+    }
 
     # scan -> connected
     r = await admin.post(f"/api/simulator/instances/{iid}/scan", json={"phone": "+7 (900) 111-22-33", "pushName": "Me"})
@@ -56,17 +62,18 @@ async def test_qr_scan_status_drop_logout_reconnect(admin: Api) -> None:
         "ready": True,
         "status": "connected",
         "hasQr": False,
+        **NO_PROBLEM,
     }
     status = (await admin.get(f"/api/instances/{iid}/status")).json()
     assert status["instanceId"] == iid and status["ready"] is True and status["hasQr"] is False
     assert ISO_MS.match(status["lastActivity"]), status
-    assert status["connectionDetails"] == {"ready": True, "status": "connected", "hasQr": False}
+    assert status["connectionDetails"] == {"ready": True, "status": "connected", "hasQr": False, **NO_PROBLEM}
     got = (await admin.get(f"/api/instances/{iid}")).json()
-    assert got["phone"] == "79001112233" and got["pushName"] == "Me"
+    assert got["phone"] == "79001112233" and got["jid"] == "79001112233@s.whatsapp.net" and got["pushName"] == "Me"
     for path in (f"/api/instances/{iid}/qr", f"/api/whatsapp/{iid}/qr", f"/api/instances/{iid}/qr?format=png"):
         r = await admin.get(path)
         assert r.status_code == 409 and r.json()["status"] == "connected", (path, r.text)
-        assert r.json()["error"]
+        assert r.json()["code"] == "already_connected" and r.json()["error"]
 
     # a drop reconnects by itself, without a QR
     r = await admin.post(f"/api/simulator/instances/{iid}/disconnect", json={"reason": "connection_lost"})
@@ -86,16 +93,24 @@ async def test_qr_scan_status_drop_logout_reconnect(admin: Api) -> None:
         "ready": False,
         "status": "logged_out",
         "hasQr": False,
+        **NO_PROBLEM,
     }
     r = await admin.post(f"/api/whatsapp/{iid}/logout")
     assert r.status_code == 200
     for _ in range(3):  # stays there: nothing reconnects a logged-out instance by itself
         r = await admin.get(f"/api/instances/{iid}/qr")
         assert r.status_code == 409, r.text
-        assert r.json()["code"] == "not_connecting" and r.json()["status"] == "logged_out"
+        assert r.json()["code"] == "qr_unavailable" and r.json()["status"] == "logged_out"
+        assert r.json()["details"] == {
+            "status": "logged_out",
+            "reason": "logged_out",
+            "retryingAt": None,
+            "lastError": None,
+            "attempts": 0,
+        }
         await trio.sleep(0.1)
     r = await admin.post(f"/api/instances/{iid}/reconnect")
-    assert r.status_code == 200 and r.json() == {"success": True, "message": f"Instance {iid} reconnected"}
+    assert r.status_code == 200 and r.json() == {"success": True, "status": "qr", "message": "waiting for a QR scan"}
     new_qr = (await admin.wait_qr(iid))["qrCode"]
     assert new_qr.startswith("1@") and new_qr != qr
     log = await actions(admin, iid, "logged_out,reconnect_requested,qr_received")
@@ -155,7 +170,9 @@ async def test_qr_refresh_and_qr_timeout(server_factory: Callable[..., ServerPro
             ("disconnected", {"reason": "qr_timeout", "willReconnect": False}),
         ]
         r = await api.get(f"/api/instances/{iid}/qr")
-        assert r.status_code == 409 and r.json()["code"] == "not_connecting" and r.json()["status"] == "disconnected"
+        assert r.status_code == 409 and r.json()["code"] == "qr_unavailable" and r.json()["status"] == "disconnected"
+        assert r.json()["details"]["reason"] == "qr_timeout" and r.json()["details"]["retryingAt"] is None
+        assert r.json()["details"]["lastError"] == "no QR code was scanned in time"
         # A witness instance on the same server: once it has shown its third QR, two refresh intervals
         # have passed on the server's own timers since the timeout, and the stopped instance showed none.
         witness = (await api.create_instance("Witness"))["id"]

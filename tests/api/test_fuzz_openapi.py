@@ -30,13 +30,14 @@ from tests.harness import ADMIN_EMAIL, ADMIN_PASSWORD, ServerProcess
 
 HOOK_URL = "http://webhook.invalid/fuzz"
 DEEP = os.environ.get("WAMUX_FUZZ_DEEP") == "1"
-MAX_EXAMPLES = int(os.environ.get("WAMUX_FUZZ_EXAMPLES", 200 if DEEP else 6))
+MAX_EXAMPLES = int(os.environ.get("WAMUX_FUZZ_EXAMPLES", 200 if DEEP else 4))
 NO_FAULTS = {
     "crashNextConnects": 0,
     "failNextConnects": 0,
     "failNextSends": 0,
     "permanentConnectFailure": False,
     "sendLatencyMs": 0,
+    "unreachable": False,  # the network switch (`POST …/network`)
     "unresponsive": False,
 }
 # Where a 502/504 speaks for someone else (the media URL failed or was too slow), not for the server.
@@ -72,6 +73,9 @@ EXCLUDED: dict[tuple[str, str], str] = {
     ("POST", "/api/whatsapp/{instanceId}/logout"): "unlinks the instance (a relink needs a new scan)",
     ("POST", "/api/db/switch"): "moves the whole server to another store",
     ("GET", "/api/instances/{instanceId}/events/stream"): "an endless stream: a call never ends",
+    ("POST", "/api/simulator/instances/{instanceId}/history"): (
+        "a valid body may push 200,000 messages, half a minute each; its sizes are tested in test_history_import.py"
+    ),
 }
 USER_EXCLUDED: dict[tuple[str, str], str] = {
     ("DELETE", "/api/users/{userId}"): "the user would delete itself, and with it the run's key",
@@ -226,6 +230,7 @@ _STATEFUL = {
     ("POST", "/api/simulator/instances/{instanceId}/disconnect"),
     ("POST", "/api/simulator/instances/{instanceId}/scan"),
     ("POST", "/api/simulator/instances/{instanceId}/faults"),
+    ("POST", "/api/simulator/instances/{instanceId}/network"),
 }
 
 

@@ -215,7 +215,14 @@ async def test_the_story_agrees_everywhere_and_survives_rebuild_and_switch(
             assert feed[5]["data"]["quotedMessageId"] == ids["question"] and feed[5]["data"]["mentions"] == [ANN_JID]
             assert (feed[6]["data"]["from"], feed[6]["data"]["fromMe"]) == (ANN_JID, False)
             assert (feed[7]["data"]["from"], feed[7]["data"]["fromMe"]) == (ME_JID, True)
-            assert feed[9]["data"] == {"instanceId": iid, "chatId": GROUP, "from": ANN_JID, "state": "typing"}
+            assert feed[9]["data"] == {
+                "instanceId": iid,
+                "chatId": GROUP,
+                "from": ANN_JID,
+                "state": "typing",
+                "chatLid": None,
+                "fromLid": None,
+            }
 
             streamed = await sse_events(api, iid, len(feed))
             assert streamed == feed

@@ -90,7 +90,14 @@ async def test_list_has_connection_status(admin: Api) -> None:
     await admin.wait_qr(inst["id"])
     listed = (await admin.get("/api/instances")).json()["instances"]
     mine = next(i for i in listed if i["id"] == inst["id"])
-    assert mine["connectionStatus"] == {"ready": False, "status": "qr", "hasQr": True}
+    assert mine["connectionStatus"] == {
+        "ready": False,
+        "status": "qr",
+        "hasQr": True,
+        "lastError": None,
+        "retryingAt": None,
+        "attempts": 0,
+    }
     assert "webhookSettings" not in mine
 
 

@@ -33,7 +33,8 @@ async def test_customer_flow(admin: Api) -> None:
     assert qr.json()["qrCode"].startswith("1@")
     assert (await admin.post(f"/api/simulator/instances/{iid}/scan", json={"phone": "79990001122"})).status_code == 200
     status = (await admin.get(f"/api/whatsapp/{iid}/status")).json()
-    assert status == {"ready": True, "status": "connected", "hasQr": False}
+    no_problem = {"lastError": None, "retryingAt": None, "attempts": 0}
+    assert status == {"ready": True, "status": "connected", "hasQr": False, **no_problem}
 
     start = (await admin.get(f"/api/instances/{iid}/events")).json()
     since = start["latestTimestamp"]

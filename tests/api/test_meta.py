@@ -33,6 +33,7 @@ async def test_meta_serves_the_domain_lists_and_the_version(admin: Api) -> None:
     assert body["webhookEvents"] == list(WEBHOOK_EVENT_TYPES)
     assert body["activityActions"] == list(ACTIVITY_TYPES)
     assert body["deliveryStatuses"] == list(DELIVERY_STATUSES)
+    assert body["transport"] == "simulator"  # the test servers run the simulator
 
 
 async def test_every_served_value_is_accepted_by_its_route(admin: Api) -> None:

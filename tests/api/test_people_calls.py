@@ -158,8 +158,24 @@ async def test_calls_are_recorded_and_rejected_with_a_reply(admin: Api) -> None:
 
     calls = await poll(lambda: feed(admin, iid, "call_received"), lambda es: len(es) == 2)
     assert [e["data"] for e in calls] == [
-        {"instanceId": iid, "callId": call_id, "from": BOB_JID, "isVideo": True, "isGroup": False, "rejected": True},
-        {"instanceId": iid, "callId": group_call, "from": ANN_JID, "isVideo": False, "isGroup": True, "rejected": True},
+        {
+            "instanceId": iid,
+            "callId": call_id,
+            "from": BOB_JID,
+            "fromLid": None,
+            "isVideo": True,
+            "isGroup": False,
+            "rejected": True,
+        },
+        {
+            "instanceId": iid,
+            "callId": group_call,
+            "from": ANN_JID,
+            "fromLid": None,
+            "isVideo": False,
+            "isGroup": True,
+            "rejected": True,
+        },
     ]
     sent = await outbox(admin, iid)
     assert [(m["type"], m["to"], m.get("callId")) for m in sent if m["type"] == "call_reject"] == [

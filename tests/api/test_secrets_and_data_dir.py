@@ -96,7 +96,7 @@ async def test_webhook_secrets_are_encrypted_at_rest_and_still_sign_after_a_rest
         assert SECRET_A not in out.stdout and SECRET_B not in out.stdout
         records = [json.loads(line) for line in out.stdout.splitlines()]
         secrets = [
-            r["data"]["webhook_settings"]["secret"] for r in records if r["type"] in ("created", "webhook_updated")
+            r["data"]["webhookSettings"]["secret"] for r in records if r["type"] in ("created", "webhook_updated")
         ]
         assert secrets and set(secrets) == {"***"}
     srv.stop()

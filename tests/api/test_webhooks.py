@@ -86,6 +86,7 @@ async def test_every_event_with_body_headers_and_signature(server_factory) -> No
         "from": "79001234567@s.whatsapp.net",
         "remoteJid": "79001234567@s.whatsapp.net",
         "fromMe": True,
+        "fromLid": None,
     }
     rec = got["message_received"].json["data"]
     assert (rec["from"], rec["body"], rec["pushName"], rec["type"]) == (

@@ -114,7 +114,7 @@ def login(pg: Any, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> 
     pg.get_by_test_id("login-email").fill(email)
     pg.get_by_test_id("login-password").fill(password)
     pg.get_by_test_id("login-submit").click()
-    pg.get_by_test_id("nav-instances").wait_for()
+    pg.locator("#nav:not([hidden])").wait_for(state="attached")  # signed in (on a phone the menu is folded)
     pg.wait_for_url("**/#/instances")
 
 

@@ -3,12 +3,14 @@
 The simulated network is staged with the simulator routes of API-2 §9 (its directory of numbers, the groups the
 account is in, calls); what the page does must reach that network (its outbox: `group_op`, `call_reject`) and
 what the network answers must show in words. Screenshots: `groups-tab.png` (a group open), `contact-profile.png`
-(a contact's profile panel), `profile-privacy.png` (own profile and privacy).
+(a contact's profile panel), `profile-privacy.png` (own profile and privacy), `instance-proxy.png` (the settings
+form with a proxy saved, its password masked).
 """
 
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import httpx
@@ -441,3 +443,71 @@ def test_call_rejected_with_the_setting_shows_in_activity(page: Any, admin_http:
     expect(page.get_by_test_id("settings-calls")).to_be_visible()
     after = admin_http.get(f"/api/instances/{instance_id}/activity", params={"actions": "updated"}).json()
     assert after["pagination"]["total"] == before["pagination"]["total"]
+
+
+# --- proxy and presence --------------------------------------------------------------------------------------
+
+PROXY_PASSWORD = "br0wser-Pa55"
+PROXY = f"socks5://desk:{PROXY_PASSWORD}@proxy.example.com:1080"
+PROXY_MASKED = "socks5://desk:***@proxy.example.com:1080"
+
+
+def connection_when(admin_http: httpx.Client, instance_id: str, connects: int, timeout: float = 10.0) -> Any:
+    """The simulated session's connection once it made `connects` connects and is up again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = admin_http.get(f"/api/simulator/instances/{instance_id}/connection").json()
+        if state["connects"] == connects and state["connected"]:
+            return state
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reconnected in {timeout}s: {state}")
+        time.sleep(0.1)
+
+
+def test_proxy_saves_shows_masked_and_always_online_sends_available(
+    page: Any, admin_http: httpx.Client, shot: Any
+) -> None:
+    instance_id = connected_instance(admin_http, "Behind a proxy")
+    assert connection_when(admin_http, instance_id, 1)["proxy"] is None
+    login(page)
+    page.goto(f"/#/instances/{instance_id}/edit")
+    proxy = page.get_by_test_id("proxy-url")
+    expect(proxy).to_have_value("")
+    expect(proxy).to_have_attribute("placeholder", "socks5://user:password@host:1080")
+    proxy.fill("ftp://proxy.example.com")  # the server's rule, in words
+    page.get_by_test_id("save-instance").click()
+    expect(page.get_by_test_id("form-error")).to_contain_text("http://, https:// or socks5://")
+
+    proxy.fill(PROXY)
+    page.get_by_test_id("always-online").check()
+    page.get_by_test_id("save-instance").click()
+    expect(page.get_by_test_id("settings-calls")).to_be_visible()
+    assert admin_http.get(f"/api/instances/{instance_id}").json()["settings"] == {
+        "proxy": PROXY_MASKED,
+        "alwaysOnline": True,
+    }
+    assert connection_when(admin_http, instance_id, 2)["proxy"] == PROXY_MASKED  # reconnected through it
+    wait_outbox(admin_http, instance_id, lambda e: e["type"] == "presence" and e["state"] == "available")
+
+    page.goto(f"/#/instances/{instance_id}/edit")
+    expect(proxy).to_have_value(PROXY_MASKED)
+    expect(page.get_by_test_id("always-online")).to_be_checked()
+    assert PROXY_PASSWORD not in page.content()
+    page.get_by_test_id("connection-settings").scroll_into_view_if_needed()
+    shot(page, "instance-proxy")
+
+    # Saved again as shown: the stored password stays, nothing is recorded, no reconnect.
+    before = admin_http.get(f"/api/instances/{instance_id}/activity", params={"actions": "updated"}).json()
+    page.get_by_test_id("save-instance").click()
+    expect(page.get_by_test_id("settings-calls")).to_be_visible()
+    after = admin_http.get(f"/api/instances/{instance_id}/activity", params={"actions": "updated"}).json()
+    assert after["pagination"]["total"] == before["pagination"]["total"]
+    assert admin_http.get(f"/api/simulator/instances/{instance_id}/connection").json()["connects"] == 2
+
+    # Emptied: no proxy, the next connect is direct.
+    page.goto(f"/#/instances/{instance_id}/edit")
+    proxy.fill("")
+    page.get_by_test_id("save-instance").click()
+    expect(page.get_by_test_id("settings-calls")).to_be_visible()
+    assert admin_http.get(f"/api/instances/{instance_id}").json()["settings"]["proxy"] is None
+    assert connection_when(admin_http, instance_id, 3)["proxy"] is None

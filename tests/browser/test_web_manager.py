@@ -180,8 +180,8 @@ def test_logout_then_reconnect_brings_a_new_qr(page: Any, admin_http: httpx.Clie
     page.get_by_test_id("logout-instance-button").click()
     page.get_by_test_id("confirm-ok").click()
     expect(page.get_by_test_id("instance-status")).to_have_attribute("data-status", "logged_out")
-    # No QR while logged out: the server says why.
-    expect(page.get_by_test_id("qr-error")).to_contain_text("reconnect")
+    # No QR while logged out: the page says why, in words for people.
+    expect(page.get_by_test_id("connection-problem")).to_contain_text("logged out of WhatsApp")
     page.get_by_test_id("reconnect-button").click()
     expect(page.get_by_test_id("qr-image")).to_be_visible()
     expect(page.get_by_test_id("instance-status")).to_have_attribute("data-status", "qr")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness import JWT_SECRET, SECRET_KEY, Api, ServerProcess
+from tests.harness import JWT_SECRET, SECRET_KEY, Api, ServerProcess, free_port
 
 # Variables of the outer environment that would change what the commands see.
 OWN_VARIABLES = {
@@ -51,8 +51,8 @@ def listed_commands(help_text: str) -> set[str]:
     return {line.split()[0] for line in section.splitlines() if line.startswith("    ") and line[4] != " "}
 
 
-def python(data_dir: Path, *args: str, drop: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess[str]:
-    """`python ARGS` with DATA_DIR=data_dir and the test settings, run from a folder without a .env."""
+def command_env(data_dir: Path, drop: tuple[str, ...] = (), env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a command: the outer one without wamux's variables, the test settings, `env`."""
     full = {k: v for k, v in os.environ.items() if k not in OWN_VARIABLES}
     full.update(
         DATA_DIR=str(data_dir),
@@ -61,23 +61,46 @@ def python(data_dir: Path, *args: str, drop: tuple[str, ...] = (), **env: str) -
         WHATSAPP_TRANSPORT="simulator",
         BCRYPT_ROUNDS="4",
     )
-    full.update(env)
+    full.update(env or {})
     for name in drop:
         full.pop(name, None)
+    return full
+
+
+def python(
+    data_dir: Path, *args: str, drop: tuple[str, ...] = (), stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python ARGS` with DATA_DIR=data_dir and the test settings, run from a folder without a .env.
+
+    stdin is a pipe holding `stdin` (never the terminal pytest runs on: a command would prompt there).
+    """
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.run(
         [sys.executable, *args],
-        env=full,
+        env=command_env(data_dir, drop, env),
         cwd=data_dir.parent,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
     )
 
 
-def wamux(data_dir: Path, *args: str, drop: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess[str]:
+def wamux(
+    data_dir: Path, *args: str, drop: tuple[str, ...] = (), stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
     """`python -m wamux.run.cli ARGS` with DATA_DIR=data_dir, run from a folder without a .env."""
-    return python(data_dir, "-m", "wamux.run.cli", *args, drop=drop, **env)
+    return python(data_dir, "-m", "wamux.run.cli", *args, drop=drop, stdin=stdin, env=env)
+
+
+def add_user(data_dir: Path, email: str, password: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`wamux user add EMAIL ARGS` with the password piped on stdin, as a script would."""
+    return python(data_dir, "-m", "wamux.run.cli", "user", "add", email, *args, stdin=f"{password}\n", env=env)
+
+
+def doctor(data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`wamux doctor` with PORT set to a port free now (3000 may be taken on a shared machine)."""
+    return python(data_dir, "-m", "wamux.run.cli", "doctor", env={"PORT": str(free_port()), **env})
 
 
 def doctor_line(out: subprocess.CompletedProcess[str], check: str) -> str:
@@ -100,7 +123,7 @@ def test_bad_usage_exits_2(tmp_path: Path) -> None:
     for args in (
         ["bogus"],
         ["db"],
-        ["user", "add", "x@example.com"],
+        ["user", "add", "x@example.com", "--password", "a", "--password-file", "b"],
         ["replay", "users"],
         ["replay", "users", "--from", "x"],
     ):
@@ -119,17 +142,61 @@ def test_missing_jwt_secret_is_a_configuration_error(tmp_path: Path) -> None:
 
 def test_user_add_list_and_bad_input(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    out = wamux(data, "user", "add", "not-an-email", "password-1")
+    out = add_user(data, "not-an-email", "password-1")
     assert out.returncode == 1 and "email is not a valid address" in out.stderr and "Traceback" not in out.stderr
-    out = wamux(data, "user", "add", "Carol@Example.com", "password-1", "--first-name", "Carol", "--role", "admin")
+    out = add_user(data, "Carol@Example.com", "password-1", "--first-name", "Carol", "--role", "admin")
     assert out.returncode == 0, out.stderr
+    assert "warning" not in out.stderr  # piped on stdin: nothing to warn about
     created = json.loads(out.stdout)
     assert created["email"] == "carol@example.com" and created["role"] == "admin" and created["apiKey"]
-    out = wamux(data, "user", "add", "carol@example.com", "password-2")
+    out = add_user(data, "carol@example.com", "password-2")
     assert out.returncode == 1 and "Traceback" not in out.stderr and out.stderr.startswith("wamux: ")
+    out = wamux(data, "user", "add", "nopass@example.com")  # stdin is empty, not a terminal: no prompt
+    assert out.returncode == 2 and "no password on stdin" in out.stderr
     out = wamux(data, "user", "list")
     assert out.returncode == 0, out.stderr
     assert [line.split()[:3] for line in out.stdout.splitlines()] == [[created["id"], "carol@example.com", "admin"]]
+
+
+def on_a_terminal(data_dir: Path, *args: str, answers: tuple[str, ...]) -> tuple[int, str, str]:
+    """Run `wamux ARGS` with a pseudo-terminal as stdin and stderr (its own session: never pytest's
+    terminal), type each answer once its prompt shows; the exit code, stdout and what the terminal showed."""
+    import pty
+    import select
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wamux.run.cli", *args],
+        env=command_env(data_dir),
+        cwd=data_dir.parent,
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        start_new_session=True,
+    )
+    os.close(slave)
+    shown = b""
+    try:
+        for typed, answer in enumerate(answers):
+            while shown.count(b": ") <= typed:  # each prompt ends with ": "
+                ready, _, _ = select.select([master], [], [], 30)
+                assert ready, f"no prompt: {shown!r}"
+                shown += os.read(master, 1024)
+            os.write(master, answer.encode() + b"\n")
+        stdout, _ = proc.communicate(timeout=60)
+        while select.select([master], [], [], 0.2)[0]:  # what it wrote after the last prompt
+            try:
+                chunk = os.read(master, 1024)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        proc.kill()
+        os.close(master)
+    return proc.returncode, stdout.decode(), shown.decode(errors="replace")
 
 
 # Modules a user command must not load: the WhatsApp transports, the composition root, the web app.
@@ -147,9 +214,9 @@ def test_user_commands_open_only_the_event_log(tmp_path: Path) -> None:
     """With the neonize transport configured, `user add` and `user list` still load no transport, no
     composition root and no web app, and open no read model (the read-model file is never created)."""
     data = tmp_path / "data"
-    out = wamux(data, "user", "add", "fay@example.com", "password-1", WHATSAPP_TRANSPORT="neonize")
+    out = add_user(data, "fay@example.com", "password-1", WHATSAPP_TRANSPORT="neonize")
     assert out.returncode == 0, out.stderr
-    out = python(data, "-c", PROBE_USER_LIST, *SERVER_ONLY, WHATSAPP_TRANSPORT="neonize")
+    out = python(data, "-c", PROBE_USER_LIST, *SERVER_ONLY, env={"WHATSAPP_TRANSPORT": "neonize"})
     assert out.returncode == 0, out.stderr
     *listing, report = out.stdout.splitlines()
     assert json.loads(report) == {"code": 0, "server_only": []}
@@ -162,14 +229,29 @@ def test_user_commands_open_only_the_event_log(tmp_path: Path) -> None:
     assert "wamux.http" in loaded.stdout and "wamux.run.bootstrap" in loaded.stdout
 
 
+def test_password_prompt_on_a_terminal(tmp_path: Path) -> None:
+    """On a terminal the password is asked twice, not echoed; two different answers change nothing."""
+    data = tmp_path / "data"
+    code, stdout, shown = on_a_terminal(data, "user", "add", "pat@example.com", answers=("secret-one", "secret-two"))
+    assert code == 2 and "do not match" in shown and stdout == "", shown
+    code, stdout, shown = on_a_terminal(data, "user", "add", "pat@example.com", answers=("secret-one",) * 2)
+    assert code == 0, shown
+    assert json.loads(stdout)["email"] == "pat@example.com"
+    assert "Password: " in shown and "Repeat the password: " in shown and "secret-one" not in shown  # no echo
+
+
 async def test_reset_password_then_login_and_replay(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    assert wamux(data, "user", "add", "boss@example.com", "boss-password", "--role", "admin").returncode == 0
-    assert wamux(data, "user", "add", "dave@example.com", "old-password").returncode == 0
-    out = wamux(data, "user", "reset-password", "nobody@example.com", "new-password")
+    assert add_user(data, "boss@example.com", "boss-password", "--role", "admin").returncode == 0
+    out = wamux(data, "user", "add", "dave@example.com", "--password", "old-password")  # still works, warned
+    assert out.returncode == 0 and "visible in `ps` and the shell history" in out.stderr, out.stderr
+    out = wamux(data, "user", "reset-password", "nobody@example.com", stdin="new-password\n")
     assert out.returncode == 1 and "no user with email nobody@example.com" in out.stderr
-    out = wamux(data, "user", "reset-password", "dave@example.com", "new-password")
+    secret = tmp_path / "password.txt"
+    secret.write_text("new-password\nnot this line\n")
+    out = wamux(data, "user", "reset-password", "dave@example.com", "--password-file", str(secret))
     assert out.returncode == 0 and "password changed" in out.stdout, out.stderr
+    assert "warning" not in out.stderr
     out = wamux(data, "replay", "users", "--from", "1")
     assert out.returncode == 0 and "replayed users from position 1" in out.stdout, out.stderr
 
@@ -198,6 +280,7 @@ async def test_events_export_and_instance_list(tmp_path: Path) -> None:
         async with Api(srv.url, token=srv.admin_token()) as admin:
             instance = await admin.create_instance("Exported")
             await admin.wait_qr(instance["id"])
+            listed = (await admin.get(f"/api/instances/{instance['id']}/events", params={"limit": 100})).json()
     finally:
         srv.stop()
 
@@ -207,12 +290,25 @@ async def test_events_export_and_instance_list(tmp_path: Path) -> None:
     assert [r["type"] for r in records[:2]] == ["created", "qr_received"]
     assert [r["version"] for r in records] == list(range(1, len(records) + 1))
     assert records[0]["data"]["name"] == "Exported" and records[0]["timestamp"].endswith("Z")
+    assert records[0]["data"]["instanceId"] == instance["id"] and "webhookEnabled" in records[0]["data"]
+    assert not [k for r in records for k in r["data"] if "_" in k]  # camelCase, as the API
     assert f"exported {len(records)} events" in out.stderr
+    # The events the API lists are exported exactly as it shows them.
+    by_id = {r["id"]: r for r in records}
+    assert listed["events"]
+    for event in listed["events"]:
+        assert {k: by_id[event["id"]][k] for k in event} == event
+    # --since is exclusive, as the API's `since` (timestamps increase strictly within a stream).
+    since = wamux(data, "events", "export", "--instance", instance["id"], "--since", records[0]["timestamp"])
+    assert since.returncode == 0 and [json.loads(line) for line in since.stdout.splitlines()] == records[1:]
     later = wamux(data, "events", "export", "--instance", instance["id"], "--since", records[-1]["timestamp"])
-    assert later.returncode == 0 and len(later.stdout.splitlines()) >= 1
+    assert later.returncode == 0 and later.stdout == ""
 
     out = wamux(data, "events", "export", "--instance", "not-a-uuid")
     assert out.returncode == 2 and "not an instance id" in out.stderr
+    unknown = "6b1f7a9e-1111-4222-8333-944445555666"
+    out = wamux(data, "events", "export", "--instance", unknown)
+    assert out.returncode == 1 and f"no instance {unknown}" in out.stderr and out.stdout == ""
     out = wamux(data, "events", "export", "--instance", instance["id"], "--since", "yesterday")
     assert out.returncode == 2 and "ISO 8601" in out.stderr
 
@@ -223,12 +319,15 @@ async def test_events_export_and_instance_list(tmp_path: Path) -> None:
 
 def test_rebuild_and_replay(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    assert wamux(data, "user", "add", "erin@example.com", "password-1").returncode == 0
+    assert add_user(data, "erin@example.com", "password-1").returncode == 0
     out = wamux(data, "rebuild", "bogus")
     assert out.returncode == 2 and "unknown projection bogus" in out.stderr and "users" in out.stderr
     out = wamux(data, "rebuild")
     assert out.returncode == 0, out.stderr
-    assert "rebuilt users, instances, messages, contacts, groups, identities, stats, outbox" in out.stdout
+    names = "users, instances, messages, contacts, groups, identities, stats, outbox"
+    assert f"rebuilt {names}" in out.stdout
+    for command in ("rebuild", "replay"):  # both helps list what `rebuild` builds
+        assert f"Projections: {names}." in wamux(data, command, "--help").stdout
     out = wamux(data, "replay", "users", "--from", "1")
     assert out.returncode == 0 and "1 events applied, now at 1" in out.stdout, out.stderr
     out = wamux(data, "replay", "bogus", "--from", "1")
@@ -253,16 +352,31 @@ def test_db_status_masks_passwords(tmp_path: Path) -> None:
 
 
 def test_doctor(tmp_path: Path) -> None:
-    out = wamux(tmp_path / "fresh", "doctor")
+    out = doctor(tmp_path / "fresh")
     assert out.returncode == 0, out.stdout + out.stderr
-    for check in ("configuration", "disk space", "event store", "neonize", "Pillow"):
+    for check in ("configuration", "port", "disk space", "event store", "neonize", "Pillow"):
         assert "OK" in doctor_line(out, check), out.stdout
     assert "head position 0" in out.stdout
+    assert "DATABASE_PROVIDER not set (default sqlite)" in doctor_line(out, "configuration")
+    assert " free" in doctor_line(out, "port")
+
+
+def test_doctor_fails_on_a_taken_port(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = doctor(tmp_path / "data", HOST="127.0.0.1", PORT=str(port), DATABASE_PROVIDER="sqlite")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "FAIL" in doctor_line(out, "port") and f"port {port} on 127.0.0.1 in use" in doctor_line(out, "port")
+    assert "from the environment (DATABASE_PROVIDER)" in doctor_line(out, "configuration")
 
 
 def test_db_switch_moves_the_log_and_read_models(tmp_path: Path, mongo_db_url: str) -> None:
     data = tmp_path / "data"
-    out = wamux(data, "user", "add", "gus@example.com", "password-1")
+    out = add_user(data, "gus@example.com", "password-1")
     assert out.returncode == 0, out.stderr
     gus = json.loads(out.stdout)["id"]
     out = wamux(data, "db", "switch", "--to", "mongodb", "--url", mongo_db_url)
@@ -303,20 +417,20 @@ def path_without_ffmpeg(*first: Path) -> str:
 
 def test_doctor_reports_ffmpeg_and_pillow(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    out = wamux(data, "doctor", PATH=path_without_ffmpeg())
+    out = doctor(data, PATH=path_without_ffmpeg())
     assert out.returncode == 0, out.stdout + out.stderr  # the server runs without ffmpeg: a warning only
     assert "WARN" in doctor_line(out, "ffmpeg") and "not on PATH" in doctor_line(out, "ffmpeg")
     assert "conversion_unavailable" in out.stdout
     assert "OK" in doctor_line(out, "Pillow")
 
     with_opus = fake_ffmpeg(tmp_path / "with-opus", " A..... libopus              libopus Opus (codec opus)")
-    out = wamux(data, "doctor", PATH=path_without_ffmpeg(with_opus))
+    out = doctor(data, PATH=path_without_ffmpeg(with_opus))
     assert out.returncode == 0, out.stdout + out.stderr
     line = doctor_line(out, "ffmpeg")
     assert "OK" in line and "ffmpeg version 9.9-fake" in line and "Copyright" not in out.stdout
 
     without_opus = fake_ffmpeg(tmp_path / "without-opus", " A..... aac                  AAC (Advanced Audio Coding)")
-    out = wamux(data, "doctor", PATH=path_without_ffmpeg(without_opus))
+    out = doctor(data, PATH=path_without_ffmpeg(without_opus))
     assert out.returncode == 0, out.stdout + out.stderr
     assert "WARN" in doctor_line(out, "ffmpeg") and "libopus" in out.stdout
 
@@ -331,7 +445,7 @@ def test_doctor_fails_when_mongod_is_unreachable(tmp_path: Path) -> None:
 
 
 def test_doctor_with_a_reachable_mongod(tmp_path: Path, mongo_db_url: str) -> None:
-    out = wamux(tmp_path / "data", "doctor", DATABASE_PROVIDER="mongodb", DATABASE_URL=mongo_db_url)
+    out = doctor(tmp_path / "data", DATABASE_PROVIDER="mongodb", DATABASE_URL=mongo_db_url)
     assert out.returncode == 0, out.stdout + out.stderr
     for check in ("mongod", "event store"):
         line = next(line for line in out.stdout.splitlines() if line.startswith(f"│ {check} "))

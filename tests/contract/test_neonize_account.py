@@ -387,7 +387,8 @@ async def test_invite_codes_revoking_joining_and_leaving(tmp_path: Any) -> None:
     assert calls(client, "get_group_invite_link") == [(GROUP_JID, False), (GROUP_JID, True)]
     assert calls(client, "join_group_with_link") == [("Inv1te0",), ("Inv1te0",), ("Nope",)]
     assert "not valid" in str(invalid.value)
-    assert (invalid.value.code, invalid.value.retryable) == ("group_failed", False)  # a refusal: no retry helps
+    # A refusal (no retry helps) that the actor answers 404: the link leads nowhere.
+    assert (invalid.value.code, invalid.value.retryable) == ("not_found", False)
     assert calls(client, "leave_group") == [(GROUP_JID,)]
 
 
@@ -403,4 +404,5 @@ async def test_network_failures_are_retryable_refusals_are_not(tmp_path: Any) ->
         with pytest.raises(TransportError) as offline:
             await session.group_info(GROUP_JID)
     assert (slow.value.retryable, refused.value.retryable, offline.value.retryable) == (True, False, True)
-    assert refused.value.code == "group_failed" and "not-authorized" in str(refused.value)
+    # Not an admin: the actor answers 403 not_group_admin.
+    assert refused.value.code == "not_authorized" and "not-authorized" in str(refused.value)

@@ -117,6 +117,32 @@ def test_put_replaces_and_delete_removes(backend: Backend) -> None:
     assert store.count(CHATS, Query()) == 0
 
 
+def test_get_many_answers_the_keys_that_exist_with_the_transactions_own_writes(backend: Backend) -> None:
+    """One query for a batch of keys (1,200: more than one query's worth), as `get` would answer each."""
+    store = backend.store
+    _fill(store)
+    seen: dict[str, Any] = {}
+    keys = [f"n{i}" for i in range(1200)]
+
+    def work(session: ReadSession) -> None:
+        seen["stored"] = session.get_many(CHATS, ["c1", "nope", "c3", "c1"])
+        session.put(CHATS, "c9", {"name": "new"})
+        session.delete(CHATS, "c3")
+        seen["own"] = session.get_many(CHATS, ["c9", "c3", "c2"])
+        for i, key in enumerate(keys):
+            if i % 3 == 0:
+                session.put(NOTES, key, {"title": key, "i": i})
+        seen["many"] = session.get_many(NOTES, keys)
+        seen["none"] = session.get_many(NOTES, [])
+
+    store.apply("p", 2, work)
+    assert seen["stored"] == {"c1": ROWS["c1"], "c3": ROWS["c3"]}
+    assert seen["own"] == {"c9": {"name": "new"}, "c2": ROWS["c2"]}
+    assert seen["many"] == {key: {"title": key, "i": i} for i, key in enumerate(keys) if i % 3 == 0}
+    assert seen["none"] == {}
+    assert store.get(CHATS, "c3") is None and store.get(CHATS, "c9") == {"name": "new"}
+
+
 def test_session_reads_see_the_transactions_own_writes(backend: Backend) -> None:
     seen: dict[str, Any] = {}
 

@@ -148,6 +148,7 @@ class FakeSession(FakeAccount):
         self.linked_jid: str | None = None
         self.contact_list: list[RemoteContact] = []
         self.pairing_code = "ABCD-EFGH"
+        self.proxy: str | None = None  # what the actor last told the session (`set_proxy`)
         self.directory: dict[str, NumberCheck] = {}  # what check_numbers answers (unknown phones: no WhatsApp)
         self.emit: Emit | None = None
         self._dropped = trio.Event()
@@ -220,6 +221,9 @@ class FakeSession(FakeAccount):
 
     async def send_presence(self, state: str) -> None:
         await self._call("send_presence", state)
+
+    def set_proxy(self, url: str | None) -> None:
+        self.proxy = url
 
     async def check_numbers(self, phones: Sequence[str]) -> list[NumberCheck]:
         await self._call("check_numbers", tuple(phones))

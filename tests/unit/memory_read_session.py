@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from wamux.projections.ports import Collection, Query
@@ -22,6 +23,11 @@ class MemoryReadSession:
         """The document under `key`, or None."""
         raw = self.rows.get((collection.name, key))
         return json.loads(raw) if raw is not None else None
+
+    def get_many(self, collection: Collection, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The documents of `keys` that exist, by key."""
+        found = {key: self.rows.get((collection.name, key)) for key in dict.fromkeys(keys)}
+        return {key: json.loads(raw) for key, raw in found.items() if raw is not None}
 
     def put(self, collection: Collection, key: str, doc: dict[str, Any]) -> None:
         """Insert or replace the document under `key`."""

@@ -177,6 +177,20 @@ async def test_with_reject_calls_the_call_is_rejected_and_the_caller_answered(
     ]
 
 
+async def test_a_call_from_a_lid_names_the_phone_and_is_rejected_and_answered_on_the_lid(
+    core: Core, autojump_clock: MockClock
+) -> None:
+    actor = await core.connected(core.alice, **REJECTING)
+    assert await delivered(core, actor, IdentityIn(lid=PEER_LID, phone_jid=PEER)) == ["identity_learned"]
+    assert await delivered(core, actor, CallIn("CALL-2", PEER_LID)) == ["message_sent", "call_received"]
+    session = core.session(actor)
+    assert session.rejected == [("CALL-2", PEER_LID)]  # WhatsApp's own name for the caller, on the wire
+    assert [c.args[0].to for c in session.called("send")] == [PEER_LID]
+    (sent,) = core.store.events(actor.id, MessageSent)
+    (call,) = core.store.events(actor.id, CallReceived)
+    assert (sent.to, sent.to_lid, call.from_jid, call.from_lid) == (PEER, PEER_LID, PEER, PEER_LID)
+
+
 async def test_without_a_message_the_call_is_only_rejected(core: Core, autojump_clock: MockClock) -> None:
     actor = await core.connected(core.alice, settings={"rejectCalls": True})
     assert await delivered(core, actor, CallIn("CALL-1", PEER)) == ["call_received"]

@@ -37,7 +37,7 @@ RECORDED: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "user_deleted": ("UserDeleted", (), ("user_id",)),
     "created": (
         "InstanceCreated",
-        ("webhook_settings.secret",),
+        ("webhook_settings.secret", "settings.proxy"),
         (
             "instance_id",
             "user_id",
@@ -50,7 +50,7 @@ RECORDED: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
             "settings",
         ),
     ),
-    "updated": ("InstanceUpdated", (), ("instance_id", "changes")),
+    "updated": ("InstanceUpdated", ("changes.settings.proxy",), ("instance_id", "changes")),
     "webhook_updated": (
         "WebhookUpdated",
         ("webhook_settings.secret",),

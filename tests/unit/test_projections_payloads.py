@@ -132,27 +132,70 @@ NEW_EVENTS: list[tuple[DomainEvent, dict[str, Any]]] = [
         MessageReaction(
             instance_id=IID, message_id="M1", chat_jid=GROUP, sender_jid=ALICE, emoji="👍", reaction_id="R9"
         ),
-        {"instanceId": IID, "messageId": "M1", "chatId": GROUP, "from": ALICE, "fromMe": False, "emoji": "👍"},
+        {
+            "instanceId": IID,
+            "messageId": "M1",
+            "chatId": GROUP,
+            "from": ALICE,
+            "fromMe": False,
+            "emoji": "👍",
+            "chatLid": None,
+            "fromLid": None,
+        },
     ),
     (
         MessageReaction(instance_id=IID, message_id="M1", chat_jid=GROUP, sender_jid=ME, emoji="", from_me=True),
-        {"instanceId": IID, "messageId": "M1", "chatId": GROUP, "from": ME, "fromMe": True, "emoji": ""},
+        {
+            "instanceId": IID,
+            "messageId": "M1",
+            "chatId": GROUP,
+            "from": ME,
+            "fromMe": True,
+            "emoji": "",
+            "chatLid": None,
+            "fromLid": None,
+        },
     ),
     (
         MessageEdited(instance_id=IID, message_id="M2", chat_jid=ALICE, sender_jid=ME, body="fixed", from_me=True),
-        {"instanceId": IID, "messageId": "M2", "chatId": ALICE, "from": ME, "fromMe": True, "body": "fixed"},
+        {
+            "instanceId": IID,
+            "messageId": "M2",
+            "chatId": ALICE,
+            "from": ME,
+            "fromMe": True,
+            "body": "fixed",
+            "chatLid": None,
+            "fromLid": None,
+        },
     ),
     (
         MessageRevoked(instance_id=IID, message_id="M3", chat_jid=ALICE, sender_jid=ALICE),
-        {"instanceId": IID, "messageId": "M3", "chatId": ALICE, "from": ALICE, "fromMe": False},
+        {
+            "instanceId": IID,
+            "messageId": "M3",
+            "chatId": ALICE,
+            "from": ALICE,
+            "fromMe": False,
+            "chatLid": None,
+            "fromLid": None,
+        },
     ),
     (
         PollVoted(instance_id=IID, message_id="P1", chat_jid=GROUP, sender_jid=ALICE, selected_options=["a", "b"]),
-        {"instanceId": IID, "messageId": "P1", "chatId": GROUP, "from": ALICE, "selectedOptions": ["a", "b"]},
+        {
+            "instanceId": IID,
+            "messageId": "P1",
+            "chatId": GROUP,
+            "from": ALICE,
+            "selectedOptions": ["a", "b"],
+            "chatLid": None,
+            "fromLid": None,
+        },
     ),
     (
         PresenceUpdated(instance_id=IID, chat_jid=ALICE, sender_jid=ALICE, state="typing"),
-        {"instanceId": IID, "chatId": ALICE, "from": ALICE, "state": "typing"},
+        {"instanceId": IID, "chatId": ALICE, "from": ALICE, "state": "typing", "chatLid": None, "fromLid": None},
     ),
 ]
 
@@ -229,7 +272,14 @@ def test_presence_updates_are_always_notified() -> None:
     assert row["event"] == "presence_update" and row["headers"]["X-Webhook-Event"] == "presence_update"
     body = json.loads(row["body"])
     assert body["event"] == "presence_update"
-    assert body["data"] == {"instanceId": IID, "chatId": ALICE, "from": ALICE, "state": "recording"}
+    assert body["data"] == {
+        "instanceId": IID,
+        "chatId": ALICE,
+        "from": ALICE,
+        "state": "recording",
+        "chatLid": None,
+        "fromLid": None,
+    }
 
 
 def test_a_reaction_webhook_body_is_the_event_payload() -> None:
@@ -279,7 +329,15 @@ ACCOUNT_EVENTS: list[tuple[DomainEvent, dict[str, Any]]] = [
     ),
     (
         CallReceived(instance_id=IID, call_id="C1", from_jid=ALICE, is_video=True, rejected=True, reply_message_id="R"),
-        {"instanceId": IID, "callId": "C1", "from": ALICE, "isVideo": True, "isGroup": False, "rejected": True},
+        {
+            "instanceId": IID,
+            "callId": "C1",
+            "from": ALICE,
+            "fromLid": None,
+            "isVideo": True,
+            "isGroup": False,
+            "rejected": True,
+        },
     ),
 ]
 

@@ -65,7 +65,13 @@ async def with_store(recorder: TimelineRecorder, cipher: SecretCipher | None, wo
 
 def test_secret_fields_are_declared_next_to_the_events() -> None:
     declared = {t: cls.secret_fields for t, cls in EVENT_TYPES.items() if cls.secret_fields}
-    assert declared == {"created": ("webhook_settings.secret",), "webhook_updated": ("webhook_settings.secret",)}
+    assert declared == {
+        "created": ("webhook_settings.secret", "settings.proxy"),
+        "updated": ("changes.settings.proxy",),
+        "webhook_updated": ("webhook_settings.secret",),
+        "webhook_target_added": ("target.secret",),
+        "webhook_target_updated": ("target.secret",),
+    }
 
 
 def test_map_secrets_touches_only_set_secrets_and_copies() -> None:

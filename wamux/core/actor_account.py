@@ -1,4 +1,4 @@
-"""The actor's account commands (API-2 §4, §5): groups, profiles, blocklist, privacy.
+"""The actor's account commands (API-2 §4, §5): groups, profiles, blocklist, privacy, own presence.
 
 Each one asks WhatsApp (with the send timeout) and records what changed: a group created, joined,
 updated or left, participants changed, the list of groups read again, a LID ⇄ phone pair learned.
@@ -209,10 +209,16 @@ class AccountHandlers(ActorBase):
     # ---- what the wire reports --------------------------------------------------------------
 
     async def _after_connected(self) -> None:
-        """Read the groups once connected (quietly: a failure leaves the read model as it was).
+        """Once connected: show the account online (`settings.alwaysOnline`), then read the groups.
 
-        A group event recorded while the list was being read wins: the list is then stale, and dropped.
+        Both quietly: a failure is logged, and leaves the read model as it was. A group event recorded
+        while the list was being read wins: the list is then stale, and dropped.
         """
+        if self.instance.settings.get("alwaysOnline"):
+            try:
+                await self._on_wire(self.session.send_presence("available"), "presence")
+            except DomainError as exc:
+                log.warning("could not show the account online after connecting", instance_id=self.id, error=str(exc))
         changes_before = self._group_changes
         try:
             groups = await self._on_wire(self.session.joined_groups(), "group list")
@@ -273,6 +279,8 @@ class AccountHandlers(ActorBase):
         """Every call is recorded; with `settings.rejectCalls` it is rejected, and the caller gets the reply text."""
         settings = self.instance.settings
         rejected, reply_id = False, None
+        # The wire JID stays for `reject_call` and the reply; the event names the caller by phone when known.
+        caller, caller_lid = await self._people.resolve(call.from_jid)
         if settings.get("rejectCalls"):
             try:
                 await self._on_wire(self.session.reject_call(call.call_id, call.from_jid), "call rejection")
@@ -291,16 +299,18 @@ class AccountHandlers(ActorBase):
                         MessageSent(
                             instance_id=self.id,
                             message_id=reply_id,
-                            to=call.from_jid,
+                            to=caller,
                             message_type="text",
                             body=str(text),
+                            to_lid=caller_lid,
                         )
                     )
         await self._append(
             CallReceived(
                 instance_id=self.id,
                 call_id=call.call_id,
-                from_jid=call.from_jid,
+                from_jid=caller,
+                from_lid=caller_lid,
                 is_video=call.is_video,
                 is_group=call.is_group,
                 rejected=rejected,

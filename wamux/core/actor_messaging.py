@@ -72,17 +72,13 @@ class MessagingHandlers(ActorBase):
         wait_ms = self._next_send_ms - self.clock.now_ms()
         if interval and wait_ms > 0:
             await trio.sleep(wait_ms / 1000)
-        base: dict[str, Any] = {
-            "instance_id": self.id,
-            "to": message.to,
-            "message_type": message.kind,
-            "body": message.text,
-        }
+        base: dict[str, Any] = {"instance_id": self.id, "message_type": message.kind, "body": message.text}
         try:
             with trio.fail_after(self.settings.send_timeout_s):
-                message_id = await self.session.send(message)
+                message_id = await self.session.send(message)  # to the JID as asked: a LID goes as a LID
         except (TransportError, trio.TooSlowError) as exc:
             reason = "timeout" if isinstance(exc, trio.TooSlowError) else str(exc) or exc.code
+            base.update(await self._recipient(message.to))
             async with self._lock:
                 await self._append(
                     MessageFailed(message_id=f"failed-{self.clock.now_ms()}-{self.version}", reason=reason, **base)
@@ -92,6 +88,8 @@ class MessagingHandlers(ActorBase):
             raise Unavailable(f"WhatsApp did not accept the message: {reason}") from exc
         finally:
             self._next_send_ms = self.clock.now_ms() + interval
+        # After the send: the network may have named the person behind a LID meanwhile (an `IdentityIn`).
+        base.update(await self._recipient(message.to))
         async with self._lock:
             (recorded,) = await self._append(
                 MessageSent(
@@ -109,6 +107,11 @@ class MessagingHandlers(ActorBase):
         if key is not None:
             self._remember_idempotency(key, message_id, recorded.timestamp_ms)
         return c.SendOutcome(message_id)
+
+    async def _recipient(self, to: str) -> dict[str, Any]:
+        """`to` and `to_lid` of a send: the phone JID when known, and the LID (API-2 §5)."""
+        shown, lid = await self._people.resolve(to)
+        return {"to": shown, "to_lid": lid}
 
     async def _sent_with_key(self, key: str) -> str | None:
         now = self.clock.now_ms()
@@ -143,16 +146,11 @@ class MessagingHandlers(ActorBase):
         self._connected()
         target = self._own(cmd.target)
         reaction_id = await self._on_wire(self.session.react(target, cmd.emoji), "reaction")
+        who = await self._acting(target, self.instance.jid or "")
         async with self._lock:
             await self._append(
                 MessageReaction(
-                    instance_id=self.id,
-                    message_id=target.message_id,
-                    chat_jid=target.chat_jid,
-                    sender_jid=self.instance.jid or "",
-                    emoji=cmd.emoji,
-                    from_me=True,
-                    reaction_id=reaction_id,
+                    message_id=target.message_id, emoji=cmd.emoji, from_me=True, reaction_id=reaction_id, **who
                 )
             )
         return reaction_id
@@ -161,34 +159,31 @@ class MessagingHandlers(ActorBase):
         self._connected()
         target = self._own(cmd.target)
         edit_id = await self._on_wire(self.session.edit(target, cmd.text), "edit")
+        who = await self._acting(target, target.sender_jid)
         async with self._lock:
-            await self._append(
-                MessageEdited(
-                    instance_id=self.id,
-                    message_id=target.message_id,
-                    chat_jid=target.chat_jid,
-                    sender_jid=target.sender_jid,
-                    body=cmd.text,
-                    from_me=True,
-                )
-            )
+            await self._append(MessageEdited(message_id=target.message_id, body=cmd.text, from_me=True, **who))
         return edit_id
 
     async def _revoke(self, cmd: c.Revoke) -> str:
         self._connected()
         target = self._own(cmd.target)
         revoke_id = await self._on_wire(self.session.revoke(target), "deletion")
+        who = await self._acting(target, target.sender_jid)
         async with self._lock:
-            await self._append(
-                MessageRevoked(
-                    instance_id=self.id,
-                    message_id=target.message_id,
-                    chat_jid=target.chat_jid,
-                    sender_jid=target.sender_jid,
-                    from_me=target.from_me,
-                )
-            )
+            await self._append(MessageRevoked(message_id=target.message_id, from_me=target.from_me, **who))
         return revoke_id
+
+    async def _acting(self, target: MessageRef, sender: str) -> dict[str, Any]:
+        """Who acts on `target` and in which chat, each with their LID, as a reaction/edit/revoke records them."""
+        chat, chat_lid = await self._people.resolve(target.chat_jid)
+        shown, from_lid = await self._people.resolve(sender)
+        return {
+            "instance_id": self.id,
+            "chat_jid": chat,
+            "sender_jid": shown,
+            "from_lid": from_lid,
+            "chat_lid": chat_lid,
+        }
 
     async def _set_presence(self, cmd: c.SetPresence) -> None:
         self._connected()

@@ -70,6 +70,29 @@ class Pair(Command[str]):
     beside_mailbox: ClassVar[bool] = True
 
 
+@dataclass(frozen=True)
+class AddWebhookTarget(Command[dict[str, Any]]):
+    """Add a webhook target under `webhook_id` (validated and limited by the domain); answers the target."""
+
+    webhook_id: str
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class UpdateWebhookTarget(Command[list[str]]):
+    """Change a webhook target; answers the names of the fields that changed (none: nothing recorded)."""
+
+    webhook_id: str
+    changes: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RemoveWebhookTarget(Command[None]):
+    """Remove a webhook target (its deliveries stay listed)."""
+
+    webhook_id: str
+
+
 # ---- messaging ----------------------------------------------------------------------------------
 
 

@@ -2,6 +2,10 @@
 
 Each `TransportEvent` of the port (`wamux.core.ports`) is handled under the actor's lock, so a
 message that arrives while a command appends keeps the stream version exact.
+
+People are named here as every payload shows them (API-2 §5): the phone JID when the instance knows
+it, and the LID beside it (`PeopleIndex`). The pairs a wire event carries arrive first, as `IdentityIn`,
+so a message from a LID that names its phone is already shown under the phone.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from wamux.core.actor_base import ActorBase
+from wamux.core.history_import import HistoryImport
 from wamux.core.ports import (
     ConnectionLost,
     ContactCard,
     ContactUpdate,
     EditIn,
+    HistoryIn,
+    IdentityIn,
     IncomingMessage,
     LinkConnected,
     Location,
@@ -60,14 +66,18 @@ def rich_content(location: Location | None, contacts: Sequence[ContactCard], pol
     }
 
 
-class InboundEvents(ActorBase):
-    """Handles the transport's events for the actor."""
+class InboundEvents(HistoryImport):
+    """Handles the transport's events for the actor (a history sync chunk: `HistoryImport`)."""
 
     async def _on_transport(self, event: TransportEvent) -> None:
+        if isinstance(event, HistoryIn):
+            return await self._import_history(event)  # batch by batch, each under the lock (sends get in between)
         async with self._lock:
             await self._handle_transport(event)
 
     async def _handle_transport(self, event: TransportEvent) -> None:
+        if isinstance(event, IdentityIn):
+            self._people.learned(event.lid, event.phone_jid)  # recorded by `_on_account_event` below
         if isinstance(event, QrCode):
             if self.status == "connected":
                 return
@@ -91,16 +101,18 @@ class InboundEvents(ActorBase):
         elif isinstance(event, ConnectionLost):
             self._outcome = event
         elif isinstance(event, IncomingMessage):
-            await self._append(self._received(event))
+            await self._append(await self._received(event))
         elif isinstance(event, Receipt):
+            chat, chat_lid = await self._people.resolve(event.chat_jid) if event.chat_jid else (None, None)
             await self._append(
                 *(
                     MessageStatusChanged(
                         instance_id=self.id,
                         message_id=mid,
                         status=event.status,
-                        chat_jid=event.chat_jid,
+                        chat_jid=chat,
                         from_me=True,
+                        chat_lid=chat_lid,
                     )
                     for mid in event.message_ids
                 )
@@ -110,9 +122,16 @@ class InboundEvents(ActorBase):
             if referring is not None:
                 await self._append(referring)
         elif isinstance(event, PresenceIn):
+            sender, from_lid = await self._people.resolve(event.sender_jid)
+            chat, chat_lid = await self._people.resolve(event.chat_jid)
             await self._append(
                 PresenceUpdated(
-                    instance_id=self.id, chat_jid=event.chat_jid, sender_jid=event.sender_jid, state=event.state
+                    instance_id=self.id,
+                    chat_jid=chat,
+                    sender_jid=sender,
+                    state=event.state,
+                    from_lid=from_lid,
+                    chat_lid=chat_lid,
                 )
             )
         elif await self._on_account_event(event):
@@ -129,7 +148,9 @@ class InboundEvents(ActorBase):
                 )
             )
 
-    def _received(self, m: IncomingMessage) -> MessageReceived:
+    async def _received(self, m: IncomingMessage) -> MessageReceived:
+        sender, from_lid = await self._people.resolve(m.sender_jid)
+        chat, chat_lid = await self._people.resolve(m.chat_jid)
         media_path = None
         size = 0
         mime = m.mime_type
@@ -145,8 +166,8 @@ class InboundEvents(ActorBase):
         return MessageReceived(
             instance_id=self.id,
             message_id=m.message_id,
-            chat_jid=m.chat_jid,
-            sender_jid=m.sender_jid,
+            chat_jid=chat,
+            sender_jid=sender,
             message_type=m.message_type,
             body=m.body,
             push_name=m.push_name,
@@ -165,6 +186,8 @@ class InboundEvents(ActorBase):
             forwarded=m.forwarded,
             ptt=m.ptt,
             **rich_content(m.location, m.contacts, m.poll),
+            from_lid=from_lid,
+            chat_lid=chat_lid,
         )
 
     # ---- what refers to a message in history ------------------------------------------------
@@ -186,41 +209,33 @@ class InboundEvents(ActorBase):
         if not target:
             return None
         doc: Mapping[str, Any] = target if isinstance(target, Mapping) else {}
+        sender, from_lid = await self._people.resolve(event.sender_jid)
+        chat, chat_lid = await self._people.resolve(event.chat_jid)
+        who: dict[str, Any] = {
+            "instance_id": self.id,
+            "chat_jid": chat,
+            "sender_jid": sender,
+            "from_me": event.from_me,
+            "from_lid": from_lid,
+            "chat_lid": chat_lid,
+        }
         if isinstance(event, ReactionIn):
-            return MessageReaction(
-                instance_id=self.id,
-                message_id=event.message_id,
-                chat_jid=event.chat_jid,
-                sender_jid=event.sender_jid,
-                emoji=event.emoji,
-                from_me=event.from_me,
-            )
+            return MessageReaction(message_id=event.message_id, emoji=event.emoji, **who)
+        # The stored sender may be the LID (recorded before the phone was known) or the phone: either is them.
+        stored = {doc.get("sender"), doc.get("fromLid")} - {None}
         own_sender = not doc or (
             bool(doc.get("fromMe")) == event.from_me
-            and (event.from_me or doc.get("sender") in (None, event.sender_jid))
+            and (event.from_me or not stored or bool(stored & {event.sender_jid, sender, from_lid}))
         )
         if isinstance(event, EditIn):
             if not own_sender or doc.get("revoked"):
                 return None
-            return MessageEdited(
-                instance_id=self.id,
-                message_id=event.message_id,
-                chat_jid=event.chat_jid,
-                sender_jid=event.sender_jid,
-                body=event.body,
-                from_me=event.from_me,
-            )
+            return MessageEdited(message_id=event.message_id, body=event.body, **who)
         if isinstance(event, RevokeIn):
             # A group admin may revoke anyone's message: a revoke from another sender in a group counts too.
-            if (not own_sender and not event.chat_jid.endswith("@g.us")) or doc.get("revoked"):
+            if (not own_sender and not is_group(event.chat_jid)) or doc.get("revoked"):
                 return None
-            return MessageRevoked(
-                instance_id=self.id,
-                message_id=event.message_id,
-                chat_jid=event.chat_jid,
-                sender_jid=event.sender_jid,
-                from_me=event.from_me,
-            )
+            return MessageRevoked(message_id=event.message_id, **who)
         poll = doc.get("poll") if doc else None
         if doc and not poll:
             return None  # a vote on something that is not a poll
@@ -228,11 +243,4 @@ class InboundEvents(ActorBase):
         if event.selected_hashes:
             by_hash = {hashlib.sha256(o.encode()).hexdigest(): o for o in (poll or {}).get("options", [])}
             selected += [by_hash[h] for h in event.selected_hashes if h in by_hash]
-        return PollVoted(
-            instance_id=self.id,
-            message_id=event.poll_message_id,
-            chat_jid=event.chat_jid,
-            sender_jid=event.sender_jid,
-            selected_options=selected,
-            from_me=event.from_me,
-        )
+        return PollVoted(message_id=event.poll_message_id, selected_options=selected, **who)

@@ -44,6 +44,7 @@ from wamux.domain.events import (
     LoggedOut,
     PairingCodeRequested,
     ReconnectRequested,
+    WebhookTargetUpdated,
 )
 from wamux.domain.instances import Instance
 
@@ -91,6 +92,9 @@ class InstanceActor(MessagingHandlers, AccountHandlers, InboundEvents, Connectio
             c.Reconnect: self._reconnect,
             c.Logout: self._logout,
             c.Pair: self._pair,
+            c.AddWebhookTarget: self._add_webhook_target,
+            c.UpdateWebhookTarget: self._update_webhook_target,
+            c.RemoveWebhookTarget: self._remove_webhook_target,
             c.Send: self._send,
             c.MarkChatRead: self._mark_chat_read,
             c.React: self._react,
@@ -244,6 +248,21 @@ class InstanceActor(MessagingHandlers, AccountHandlers, InboundEvents, Connectio
         async with self._lock:
             await self._append(PairingCodeRequested(instance_id=self.id, phone=cmd.phone))
         return code
+
+    async def _add_webhook_target(self, cmd: c.AddWebhookTarget) -> dict[str, Any]:
+        async with self._lock:
+            await self._append(*self.instance.add_target(cmd.webhook_id, dict(cmd.body), self.clock.now_ms()))
+        return dict(self.instance.webhook_targets[cmd.webhook_id])
+
+    async def _update_webhook_target(self, cmd: c.UpdateWebhookTarget) -> list[str]:
+        async with self._lock:
+            events = self.instance.update_target(cmd.webhook_id, dict(cmd.changes))
+            await self._append(*events)
+        return [name for e in events if isinstance(e, WebhookTargetUpdated) for name in e.changed]
+
+    async def _remove_webhook_target(self, cmd: c.RemoveWebhookTarget) -> None:
+        async with self._lock:
+            await self._append(*self.instance.remove_target(cmd.webhook_id))
 
     async def delete_stopped(self) -> None:
         """Record the deletion of an actor whose task ended (failed): nobody else writes its stream then."""

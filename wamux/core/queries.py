@@ -20,8 +20,8 @@ from wamux.projections.contacts import CONTACTS, contact_key
 from wamux.projections.groups import GROUPS, group_key, group_summary, group_view
 from wamux.projections.identities import IDENTITIES, identity_key, is_lid
 from wamux.projections.instances import INSTANCES
-from wamux.projections.messages import CHATS, MESSAGES, chat_key, message_key
-from wamux.projections.outbox import DELIVERIES
+from wamux.projections.messages import CHATS, MESSAGES, chat_key, chat_of, message_key
+from wamux.projections.outbox import DELIVERIES, lane_filters
 from wamux.projections.ports import Query, ReadModelStore
 from wamux.projections.stats import OWNERS, summed, usage_rows
 from wamux.projections.users import USERS
@@ -30,6 +30,7 @@ T = TypeVar("T")
 Doc = dict[str, Any]
 
 CONTACT_SEARCH_FIELDS = ("name", "number", "pushName")
+MESSAGE_SEARCH_FIELDS = ("content", "caption")  # the text, the edited text, a media's caption
 
 
 class ReadModelsSource(Protocol):
@@ -75,12 +76,16 @@ class ReadQueries:
         return rows[0] if rows else None
 
     async def chats(self, instance_id: str, skip: int, limit: int) -> Page:
-        """A page of an instance's chats, the most recently active first."""
+        """A page of an instance's chats, the most recently active first: one per person, under the phone
+        JID when it is known, with `lid` (the messages read model merges a LID's chat into its phone's)."""
         where = {"instanceId": instance_id}
         page = Query(where=where, order=(("updatedMs", True),), skip=skip, limit=limit)
-        return await self._read(
-            ("messages",), lambda rm: Page(rm.find(CHATS, page), rm.count(CHATS, Query(where=where)))
-        )
+
+        def read(rm: ReadModelStore) -> Page:
+            rows = [{"lid": None, **row} for row in rm.find(CHATS, page)]  # rows older than `lid` have none
+            return Page(rows, rm.count(CHATS, Query(where=where)))
+
+        return await self._read(("messages",), read)
 
     async def chat_messages(
         self,
@@ -89,33 +94,44 @@ class ReadQueries:
         *,
         start_ms: int | None = None,
         end_ms: int | None = None,
+        search: str | None = None,
         skip: int = 0,
         limit: int = 50,
     ) -> Page:
-        """A page of one chat's messages (optionally created between two instants), newest first."""
-        where = {"instanceId": instance_id, "remoteJid": chat_jid}
+        """A page of one chat's messages (optionally created between two instants, or whose text or caption
+        holds `search`, case-insensitively), newest first.
+
+        A person's chat is one whichever JID names it: a LID whose phone is known reads the phone's chat.
+        """
         ranges: dict[str, tuple[Any, Any]] = {}
         if start_ms is not None or end_ms is not None:
             ranges["createdMs"] = (start_ms, end_ms)
-        page = Query(
-            where=where, ranges=ranges, order=(("createdMs", True), ("position", True)), skip=skip, limit=limit
-        )
-        matching = Query(where=where, ranges=ranges)
-        return await self._read(("messages",), lambda rm: Page(rm.find(MESSAGES, page), rm.count(MESSAGES, matching)))
+        order = (("createdMs", True), ("position", True))
+        matching = (MESSAGE_SEARCH_FIELDS, search) if search else None
+
+        def read(rm: ReadModelStore) -> Page:
+            where = {"instanceId": instance_id, "remoteJid": chat_of(rm.get, instance_id, chat_jid)[0]}
+            page = Query(where=where, ranges=ranges, search=matching, order=order, skip=skip, limit=limit)
+            total = rm.count(MESSAGES, Query(where=where, ranges=ranges, search=matching))
+            return Page(rm.find(MESSAGES, page), total)
+
+        return await self._read(("messages",), read)
 
     async def unread_incoming(self, instance_id: str, chat_jid: str, *, at_most: int = 500) -> list[Doc]:
         """The chat's unread incoming messages (as many as its unread count says, the newest first)."""
 
         def read(rm: ReadModelStore) -> list[Doc]:
-            chat = rm.get(CHATS, chat_key(instance_id, chat_jid))
+            jid = chat_of(rm.get, instance_id, chat_jid)[0]  # the one chat of a person named by LID or phone
+            chat = rm.get(CHATS, chat_key(instance_id, jid))
             unread = min(int((chat or {}).get("unreadCount") or 0), at_most)
             if not unread:
                 return []
-            # `fromMe` is no indexed field: read the chat's latest messages and keep the incoming ones.
-            where = {"instanceId": instance_id, "remoteJid": chat_jid}
+            # `fromMe` is no indexed field: read the chat's latest messages and keep the incoming live ones
+            # (a history row is never unread, even when WhatsApp's sync brought one newer than them).
+            where = {"instanceId": instance_id, "remoteJid": jid}
             order = (("createdMs", True), ("position", True))
             latest = rm.find(MESSAGES, Query(where=where, order=order, limit=unread * 4 + 50))
-            return [m for m in latest if not m.get("fromMe")][:unread]
+            return [m for m in latest if not m.get("fromMe") and not m.get("history")][:unread]
 
         return await self._read(("messages",), read)
 
@@ -180,6 +196,16 @@ class ReadQueries:
         row = await self._read(("identities",), lambda rm: rm.get(IDENTITIES, key))
         return None if row is None else {"lid": row["lid"], "phoneJid": row["phoneJid"]}
 
+    async def known_identity(self, instance_id: str, jid: str) -> tuple[str, str] | None:
+        """(LID, phone JID) of the person `jid` names, as recorded so far, without waiting for the projection.
+
+        For the instance's actor (`PeopleIndex`): it is the only writer of its identities and keeps the
+        pairs it recorded itself, so what the read model has not applied yet it knows already.
+        """
+        key = identity_key(instance_id, jid)
+        row = await self._read((), lambda rm: rm.get(IDENTITIES, key))
+        return None if row is None else (str(row["lid"]), str(row["phoneJid"]))
+
     # ---- instances and users -----------------------------------------------------------------
 
     async def instances(self, user_id: str | None) -> list[Doc]:
@@ -227,16 +253,71 @@ class ReadQueries:
 
     # ---- webhooks ----------------------------------------------------------------------------
 
-    async def deliveries(self, instance_id: str, *, status: str | None = None, skip: int = 0, limit: int = 50) -> Page:
-        """A page of an instance's webhook deliveries (optionally in one status), the latest queued first."""
-        where: dict[str, Any] = {"instanceId": instance_id}
-        if status:
-            where["status"] = status
-        page = Query(where=where, order=(("position", True),), skip=skip, limit=limit)
-        return await self._read(
-            ("outbox",), lambda rm: Page(rm.find(DELIVERIES, page), rm.count(DELIVERIES, Query(where=where)))
-        )
+    async def deliveries(
+        self,
+        instance_id: str,
+        *,
+        status: str | None = None,
+        webhook_id: str | None = None,
+        skip: int = 0,
+        limit: int = 50,
+    ) -> Page:
+        """A page of an instance's webhook deliveries (optionally of one status, one target), newest first.
+
+        Newest = the latest queued (`seq` descending: a retried or replayed row moves to the top); rows
+        written before targets existed have no `seq` and come last, the latest first.
+        """
+        status_where = {"status": status} if status else {}
+        parts = [{**where, **status_where} for where in _target_filters(instance_id, webhook_id)]
+        order = (("seq", True), ("position", True))
+
+        def read(rm: ReadModelStore) -> Page:
+            rows: list[Doc] = []
+            total, offset = 0, skip
+            for where in parts:  # the default target's own rows, then its rows from before targets
+                count = rm.count(DELIVERIES, Query(where=where))
+                total += count
+                if len(rows) < limit and offset < count:
+                    rows += rm.find(DELIVERIES, Query(where=where, order=order, skip=offset, limit=limit - len(rows)))
+                offset = max(0, offset - count)
+            return Page(rows, total)
+
+        return await self._read(("outbox",), read)
+
+    async def target_counts(self, instance_id: str, webhook_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Pending, failed and cancelled deliveries of each target of an instance, in one hop."""
+        ids = tuple(webhook_ids)
+
+        def read(rm: ReadModelStore) -> dict[str, dict[str, int]]:
+            return {
+                webhook_id: {
+                    status: sum(
+                        rm.count(DELIVERIES, Query(where={**where, "status": status}))
+                        for where in _target_filters(instance_id, webhook_id)
+                    )
+                    for status in ("pending", "failed", "cancelled")
+                }
+                for webhook_id in ids
+            }
+
+        return await self._read(("outbox",), read)
+
+    async def retryable_deliveries(self, instance_id: str) -> list[Doc]:
+        """An instance's failed and cancelled deliveries, in the order they were queued."""
+
+        def read(rm: ReadModelStore) -> list[Doc]:
+            found: list[Doc] = []
+            for status in ("failed", "cancelled"):
+                found += rm.find(DELIVERIES, Query(where={"instanceId": instance_id, "status": status}))
+            return sorted(found, key=lambda r: (r.get("seq") is not None, r.get("seq") or 0, r.get("position") or 0))
+
+        return await self._read(("outbox",), read)
 
     async def delivery(self, delivery_id: str) -> Doc | None:
         """One webhook delivery as it stands (no catch-up wait: a retry answers with the row it retried)."""
         return await self._read((), lambda rm: rm.get(DELIVERIES, delivery_id))
+
+
+def _target_filters(instance_id: str, webhook_id: str | None) -> list[dict[str, Any]]:
+    """The filters of one target's deliveries (every target's for None)."""
+    return [{"instanceId": instance_id}] if webhook_id is None else lane_filters(instance_id, webhook_id)

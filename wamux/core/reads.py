@@ -1,4 +1,5 @@
-"""What the instance actor reads back from the read models, through the queries (`SentLookup`, `UsageReader`)."""
+"""What the instance actor reads back from the read models, through the queries (`SentLookup`, `UsageReader`,
+`IdentityLookup`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from wamux.projections.stats import summed
 
 
 class ActorReads:
-    """Earlier sends (idempotency after a restart), history (targets of reactions, edits, votes) and usage (limits)."""
+    """Earlier sends (idempotency after a restart), history (targets of reactions, edits, votes), usage (limits)
+    and the LID ⇄ phone pairs recorded before this process (who a message names)."""
 
     def __init__(self, queries: ReadQueries) -> None:
         self.queries = queries
@@ -24,6 +26,9 @@ class ActorReads:
 
     async def groups(self, instance_id: str) -> list[dict[str, Any]]:
         return await self.queries.groups(instance_id)
+
+    async def known_identity(self, instance_id: str, jid: str) -> tuple[str, str] | None:
+        return await self.queries.known_identity(instance_id, jid)
 
     async def usage_since(self, instance_id: str, since_day: str | None) -> tuple[int, int]:
         total = summed(await self.queries.usage(instance_id, since_day))

@@ -16,6 +16,7 @@ from wamux.domain.events import (
     GroupJoined,
     GroupParticipantsChanged,
     GroupUpdated,
+    HistorySynced,
     InstanceCreated,
     InstanceDeleted,
     InstanceFailed,
@@ -67,6 +68,7 @@ PUBLIC_EVENT_TYPES = type_names(
     GroupUpdated,
     GroupParticipantsChanged,
     CallReceived,
+    HistorySynced,
     Connected,
     Disconnected,
     LoggedOut,
@@ -79,7 +81,9 @@ PUBLIC_EVENT_TYPES = type_names(
 GROUP_EVENT_TYPES = type_names(GroupJoined, GroupUpdated, GroupParticipantsChanged)
 
 # Public events sent to webhooks whatever the instance's notify flags say.
-ALWAYS_SENT_EVENT_TYPES = type_names(PresenceUpdated, GroupJoined, GroupUpdated, GroupParticipantsChanged, CallReceived)
+ALWAYS_SENT_EVENT_TYPES = type_names(
+    PresenceUpdated, GroupJoined, GroupUpdated, GroupParticipantsChanged, CallReceived, HistorySynced
+)
 
 # Public events that are delivered but never shown in history (nor in the chat list).
 EPHEMERAL_EVENT_TYPES = type_names(PresenceUpdated)
@@ -113,5 +117,5 @@ ACTIVITY_TYPES = type_names(
     InstanceDeleted,
 )
 
-# A webhook delivery's state in the outbox.
-DELIVERY_STATUSES = ("pending", "delivered", "failed")
+# A webhook delivery's state in the outbox; `cancelled`: its target was disabled or removed while it was owed.
+DELIVERY_STATUSES = ("pending", "delivered", "failed", "cancelled")

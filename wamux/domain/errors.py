@@ -116,3 +116,30 @@ class GroupNotFound(NotFound):
 
 class NotGroupAdmin(Forbidden):
     code = "not_group_admin"
+
+
+class WebhookNotFound(NotFound):
+    """A route names a webhook target the instance does not have."""
+
+    code = "webhook_not_found"
+
+
+class TooManyWebhooks(Conflict):
+    """The instance already has as many webhook targets (besides the default one) as allowed."""
+
+    code = "too_many_webhooks"
+
+
+class WebhookDisabled(Conflict):
+    """A delivery or a replay for a webhook target that is disabled (or removed, or has no URL)."""
+
+    code = "webhook_disabled"
+
+
+class QrUnavailable(Conflict):
+    """No QR code can come now (`GET …/qr`); `details` say the status, the reason, the next attempt.
+
+    Logged out, failed, backing off after a failed connect, or linked (it connects without a QR code).
+    """
+
+    code = "qr_unavailable"

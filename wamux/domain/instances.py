@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from wamux.domain import webhook_targets as targets
 from wamux.domain.catalog import INITIAL_STATUS, STATUS_AFTER
 from wamux.domain.errors import Conflict, ValidationFailed
 from wamux.domain.events import (
@@ -18,6 +19,7 @@ from wamux.domain.events import (
     WebhookUpdated,
 )
 from wamux.domain.outbound import check_custom_headers, check_outbound_url
+from wamux.domain.proxy import check_proxy
 from wamux.domain.text import check_display_name
 
 WEBHOOK_DEFAULTS: dict[str, Any] = {
@@ -126,7 +128,8 @@ def check_limits(value: Any) -> dict[str, Any] | None:
     return out
 
 
-def check_settings(value: Any) -> dict[str, Any]:
+def check_settings(value: Any, current: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The account settings given (unknown keys refused); `current` lets a masked proxy keep its password."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -143,6 +146,8 @@ def check_settings(value: Any) -> dict[str, Any]:
             if item is not None and (not isinstance(item, str) or len(item) > 1000):
                 raise _fail("settings.rejectCallMessage", "rejectCallMessage must be text of at most 1000 characters")
             out[key] = item or None
+        elif key == "proxy":
+            out[key] = check_proxy(item, (current or {}).get("proxy"))
         else:
             raise _fail("settings", f"unknown setting {key}")
     return out
@@ -159,6 +164,7 @@ class Instance:
     webhook_url: str | None = None
     webhook_enabled: bool = False
     webhook_settings: dict[str, Any] = field(default_factory=lambda: dict(WEBHOOK_DEFAULTS))
+    webhook_targets: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> target (not the default)
     limits: dict[str, Any] | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     status: str = INITIAL_STATUS
@@ -203,7 +209,7 @@ class Instance:
         if "limits" in body:
             changes["limits"] = check_limits(body["limits"])
         if "settings" in body:
-            changes["settings"] = {**self.settings, **check_settings(body["settings"])}
+            changes["settings"] = {**self.settings, **check_settings(body["settings"], self.settings)}
         changes = {k: v for k, v in changes.items() if getattr(self, k) != v}
 
         url = check_webhook_url(body["webhookUrl"]) if "webhookUrl" in body else self.webhook_url
@@ -234,6 +240,19 @@ class Instance:
                 )
             )
         return events
+
+    def add_target(self, webhook_id: str, body: Any, now_ms: int) -> list[DomainEvent]:
+        """A new webhook target (`wamux.domain.webhook_targets`: validation, limit, slot)."""
+        self._alive()
+        return targets.add_target(self.webhook_targets, self.id, webhook_id, body, now_ms)
+
+    def update_target(self, webhook_id: str, body: Any) -> list[DomainEvent]:
+        self._alive()
+        return targets.update_target(self.webhook_targets, self.id, webhook_id, body)
+
+    def remove_target(self, webhook_id: str) -> list[DomainEvent]:
+        self._alive()
+        return targets.remove_target(self.webhook_targets, self.id, webhook_id)
 
     def delete(self) -> list[DomainEvent]:
         self._alive()
@@ -271,6 +290,7 @@ class Instance:
             self.push_name = event.push_name or self.push_name
         elif isinstance(event, LoggedOut):
             self.linked = False
+        targets.fold_target(self.webhook_targets, event, timestamp_ms)
         self.status = STATUS_AFTER.get(type(event), self.status)
         if isinstance(event, InstanceCreated | InstanceUpdated | WebhookUpdated):
             self.updated_ms = timestamp_ms

@@ -33,6 +33,7 @@ from wamux.http.routes import (
     people,
     simulator,
     stats,
+    webhook_targets,
     webhooks,
 )
 from wamux.http.services import Services
@@ -53,6 +54,7 @@ BLUEPRINTS = [
     contacts.bp,
     stats.bp,
     webhooks.bp,
+    webhook_targets.bp,
     db.bp,
     simulator.bp,
     docs.bp,
@@ -76,6 +78,15 @@ class GroupIdConverter(BaseConverter):
     """A path segment naming a group: anything but the word `join` (validated by the route)."""
 
     regex = r"(?!join$)[^/]+"
+
+
+def unrouted() -> bool:
+    """No API route takes this request: the path is unknown, or known with other methods.
+
+    The static-file catch-all matches every GET: on an API path it is no route either.
+    """
+    rule = request.url_rule
+    return request.routing_exception is not None or (rule is not None and rule.endpoint == "static")
 
 
 def create_app(services: Services, *, log: Any, public_dir: Path | None = None) -> QuartTrio:
@@ -105,6 +116,8 @@ def create_app(services: Services, *, log: Any, public_dir: Path | None = None) 
         # Nothing of the body is read here: a route pulls it (after authentication) within its limit,
         # and an answer over an unread body closes the connection (see request_body.py).
         path = request.path
+        if path.startswith("/api/") and unrouted():
+            return  # routing answers first (404, or 405 naming the methods): before authentication, no body read
         public = not path.startswith("/api/") or (request.method, path.rstrip("/")) in PUBLIC_ROUTES
         if not public and request.method != "OPTIONS":
             g.user = authenticate(services)

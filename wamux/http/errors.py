@@ -132,6 +132,9 @@ def install_error_handlers(app: Quart, log: Any) -> None:
         if status == 404 and allowed:
             # Only the static-file catch-all took this API path: the route exists, with other methods.
             status, code = 405, _HTTP_CODES[405]
+        elif status == 405 and not allowed:
+            # Only the static-file catch-all's GET/HEAD matched this API path: no route has it.
+            status, code = 404, _HTTP_CODES[404]
         message = messages.get(status) or (error.description or error.name)
         response = error_response(status, code, message)
         if status == 405:

@@ -8,37 +8,16 @@ half, so both directions always agree.
 from __future__ import annotations
 
 from wamux.domain.events import IdentityLearned, InstanceDeleted, RecordedEvent
-from wamux.domain.phones import jid_number
+from wamux.domain.phones import is_lid, is_phone_jid, person_jid
 from wamux.projections.ports import Collection, Query, ReadSession
+
+__all__ = ["IDENTITIES", "IdentitiesProjection", "identity_key", "is_lid", "is_phone_jid", "person_jid"]
 
 IDENTITIES = Collection(
     "identities",
     {"instanceId": "text", "lid": "text", "phoneJid": "text"},
     indexes=(("instanceId",),),
 )
-PHONE_SERVER = "@s.whatsapp.net"
-LID_SERVER = "@lid"
-
-
-def person_jid(value: str) -> str:
-    """A person's JID without its device part (`123:4@s.whatsapp.net` -> `123@s.whatsapp.net`); bare digits
-    become a phone JID. Anything else is returned trimmed, as given."""
-    text = value.strip()
-    if "@" not in text:
-        digits = text.lstrip("+")
-        return f"{digits}{PHONE_SERVER}" if digits.isdigit() else text
-    server = text[text.index("@") :]
-    if server in (PHONE_SERVER, LID_SERVER):
-        return jid_number(text) + server
-    return text
-
-
-def is_phone_jid(jid: str) -> bool:
-    return jid.endswith(PHONE_SERVER)
-
-
-def is_lid(jid: str) -> bool:
-    return jid.endswith(LID_SERVER)
 
 
 def identity_key(instance_id: str, jid: str) -> str:

@@ -1,4 +1,8 @@
-"""The instances listing: one row per live instance with its settings and last known status."""
+"""The instances listing: one row per live instance with its settings and last known status.
+
+The settings are kept as answers show them: a proxy's password is `***` here (only the actor, which
+folds its own stream, knows it).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from wamux.domain.events import (
     RecordedEvent,
     WebhookUpdated,
 )
+from wamux.domain.proxy import masked_settings
 from wamux.projections.ports import Collection, ReadSession
 
 INSTANCES = Collection(
@@ -44,7 +49,7 @@ class InstancesProjection:
                     "webhookEnabled": event.webhook_enabled,
                     "webhookSettings": event.webhook_settings,
                     "limits": event.limits,
-                    "settings": event.settings,
+                    "settings": masked_settings(event.settings),
                     "createdMs": ts,
                     "updatedMs": ts,
                     "lastActivityMs": ts,
@@ -59,7 +64,7 @@ class InstancesProjection:
             return
         if isinstance(event, InstanceUpdated):
             for key, value in event.changes.items():
-                doc[key] = value
+                doc[key] = masked_settings(value) if key == "settings" else value
             doc["updatedMs"] = ts
         elif isinstance(event, WebhookUpdated):
             doc["webhookUrl"] = event.webhook_url

@@ -3,6 +3,10 @@
 The contract's webhook table names the fields; `/events` carries the same `data` plus a few
 conveniences (remoteJid, fromMe, status, metadata) so the customer's polling client reads
 `message["from"]` and `message["body"]` exactly as from a webhook.
+
+Every field that names a person has its LID beside it (API-2 §5): `from` + `fromLid`, `to` + `toLid`,
+`chatId` + `chatLid`. The person field holds the phone JID when the instance knows it, else the LID;
+the LID field holds the LID (the same LID when only the LID is known), or null when no LID is known.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from wamux.domain.events import (
     GroupJoined,
     GroupParticipantsChanged,
     GroupUpdated,
+    HistorySynced,
     LimitExceeded,
     LoggedOut,
     MessageEdited,
@@ -32,6 +37,7 @@ from wamux.domain.events import (
     RecordedEvent,
     WebhookUpdated,
 )
+from wamux.domain.phones import is_lid, jid_number
 
 # Our message kinds -> WhatsApp's message type names (what the peers put in `type`).
 WA_TYPES = {
@@ -90,8 +96,10 @@ def event_data(recorded: RecordedEvent) -> dict[str, Any]:
             "instanceId": e.instance_id,
             "messageId": e.message_id,
             "from": e.sender_jid,
+            "fromLid": e.from_lid,
             "remoteJid": e.chat_jid,
             "chatId": e.chat_jid,
+            "chatLid": e.chat_lid,
             "fromMe": e.from_me,
             "isGroup": e.is_group,
             "body": e.body if e.body is not None else e.caption,
@@ -113,6 +121,7 @@ def event_data(recorded: RecordedEvent) -> dict[str, Any]:
             "instanceId": e.instance_id,
             "messageId": e.message_id,
             "to": e.to,
+            "toLid": e.to_lid,
             "remoteJid": e.to,
             "fromMe": True,
             "body": e.body if e.body is not None else e.caption,
@@ -133,6 +142,7 @@ def event_data(recorded: RecordedEvent) -> dict[str, Any]:
             "messageId": e.message_id,
             "status": e.status,
             "from": e.chat_jid,
+            "fromLid": e.chat_lid,
             "remoteJid": e.chat_jid,
             "fromMe": e.from_me,
         }
@@ -141,6 +151,7 @@ def event_data(recorded: RecordedEvent) -> dict[str, Any]:
             "instanceId": e.instance_id,
             "messageId": e.message_id,
             "to": e.to,
+            "toLid": e.to_lid,
             "type": wa_type(e),
             "reason": e.reason,
             "status": "failed",
@@ -154,11 +165,14 @@ def event_data(recorded: RecordedEvent) -> dict[str, Any]:
     if isinstance(e, PollVoted):
         return {**_about_message(e), "selectedOptions": list(e.selected_options)}
     if isinstance(e, PresenceUpdated):
-        return {"instanceId": e.instance_id, "chatId": e.chat_jid, "from": e.sender_jid, "state": e.state}
+        return {"instanceId": e.instance_id, **_in_chat(e), "state": e.state}
     if isinstance(e, GroupJoined | GroupUpdated | GroupParticipantsChanged | CallReceived):
         return account_data(e)
+    if isinstance(e, HistorySynced):  # counts only: the messages are in history, never in a payload
+        return {"instanceId": e.instance_id, "messages": len(e.messages), "chats": e.chats, "progress": e.progress}
     if isinstance(e, Connected):
-        return {"instanceId": e.instance_id, "phone": e.jid, "pushName": e.push_name}
+        phone = jid_number(e.jid) if e.jid else None  # digits, as on the instance; the JID beside it
+        return {"instanceId": e.instance_id, "phone": phone, "jid": e.jid, "pushName": e.push_name}
     if isinstance(e, Disconnected):
         return {"instanceId": e.instance_id, "reason": e.reason, "willReconnect": e.will_reconnect}
     if isinstance(e, LoggedOut):
@@ -201,6 +215,7 @@ def account_data(e: GroupJoined | GroupUpdated | GroupParticipantsChanged | Call
         "instanceId": e.instance_id,
         "callId": e.call_id,
         "from": e.from_jid,
+        "fromLid": e.from_lid or (e.from_jid if is_lid(e.from_jid) else None),
         "isVideo": e.is_video,
         "isGroup": e.is_group,
         "rejected": e.rejected,
@@ -209,7 +224,17 @@ def account_data(e: GroupJoined | GroupUpdated | GroupParticipantsChanged | Call
 
 def _about_message(e: MessageReaction | MessageEdited | MessageRevoked | PollVoted) -> dict[str, Any]:
     """The fields every event about an earlier message starts with (`messageId` is that message)."""
-    return {"instanceId": e.instance_id, "messageId": e.message_id, "chatId": e.chat_jid, "from": e.sender_jid}
+    return {"instanceId": e.instance_id, "messageId": e.message_id, **_in_chat(e)}
+
+
+def _in_chat(e: MessageReaction | MessageEdited | MessageRevoked | PollVoted | PresenceUpdated) -> dict[str, Any]:
+    """Who did it in which chat, each with their LID."""
+    return {
+        "chatId": e.chat_jid,
+        "chatLid": e.chat_lid,
+        "from": e.sender_jid,
+        "fromLid": e.from_lid,
+    }
 
 
 def event_json(recorded: RecordedEvent) -> dict[str, Any]:

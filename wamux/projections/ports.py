@@ -9,7 +9,7 @@ are written against it and may not import the core.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -46,6 +46,9 @@ class ReadSession(Protocol):
     """What a projection may do inside its transaction."""
 
     def get(self, collection: Collection, key: str) -> dict[str, Any] | None: ...
+
+    def get_many(self, collection: Collection, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The documents of `keys` that exist, by key: one query for a batch, not one per key."""
 
     def put(self, collection: Collection, key: str, doc: dict[str, Any]) -> None: ...
 

@@ -46,6 +46,7 @@ from wamux.core.usecases import (
     PeopleUseCases,
     UsageUseCases,
     UseCases,
+    WebhookUseCases,
 )
 from wamux.core.user_directory import UserDirectory
 from wamux.core.webhook_dispatcher import WebhookDispatcher
@@ -203,7 +204,24 @@ def build_core(
         deps=ActorDeps(sent=reads, limits=LimitGate(reads, meter, clock), history=reads, groups=reads),
     )
     guard = OutboundGuard(allow_private=s.allow_private_urls)
-    instances = InstanceUseCases(supervisor, storage.users, guard)
+
+    def owner_is_admin(instance_id: str) -> bool:
+        """Whether an instance's webhooks may reach private addresses: its owner is an admin (§8)."""
+        actor = supervisor.actors.get(instance_id)
+        owner = storage.users.get(actor.instance.user_id) if actor is not None else None
+        return owner is not None and owner.role == "admin"
+
+    webhooks = WebhookDispatcher(
+        storage.store,
+        storage.backend,
+        storage.read_models.runners["outbox"],
+        clock,
+        is_live=lambda iid: iid in supervisor.actors and not supervisor.actors[iid].instance.deleted,
+        poster=HttpWebhookPoster(guard),
+        trusted=owner_is_admin,
+        limiter=storage.limiter,
+    )
+    instances = InstanceUseCases(supervisor, storage.users, guard, lanes=webhooks)
     converter = MediaConverter()
     messaging = MessagingUseCases(
         supervisor,
@@ -221,22 +239,7 @@ def build_core(
         groups=GroupUseCases(supervisor, storage.queries, converter),
         people=PeopleUseCases(supervisor, converter),
         usage=UsageUseCases(supervisor, storage.users, meter, clock),
-    )
-
-    def owner_is_admin(instance_id: str) -> bool:
-        """Whether an instance's webhooks may reach private addresses: its owner is an admin (§8)."""
-        actor = supervisor.actors.get(instance_id)
-        return actor is not None and instances.owner_trusted(actor.instance.user_id)
-
-    webhooks = WebhookDispatcher(
-        storage.store,
-        storage.backend,
-        storage.read_models.runners["outbox"],
-        clock,
-        is_live=lambda iid: iid in supervisor.actors and not supervisor.actors[iid].instance.deleted,
-        poster=HttpWebhookPoster(guard),
-        trusted=owner_is_admin,
-        limiter=storage.limiter,
+        webhook_targets=WebhookUseCases(instances, storage.queries, webhooks, storage.store),
     )
     metrics = ServerMetrics(storage.store, supervisor, storage.read_models, token=s.metrics_token)
     metrics.attach_webhooks(webhooks)

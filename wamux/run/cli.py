@@ -3,11 +3,11 @@
     wamux serve                          run the HTTP server
     wamux rebuild [PROJECTION ...]       drop read models and rebuild them from the event log
     wamux replay PROJECTION --from N     apply the log again from position N to one read model
-    wamux user list|add|reset-password   manage users
+    wamux user list|add|reset-password   manage users (passwords from a prompt, stdin or a file)
     wamux instance list                  list instances
-    wamux events export --instance ID    an instance's events as JSON lines
+    wamux events export --instance ID    an instance's events as JSON lines, in the API's shapes
     wamux db status|switch               the event store in force (passwords masked); move to the other
-    wamux doctor                         check configuration, store, neonize, disk, mongod, ffmpeg, Pillow
+    wamux doctor                         check configuration, port, store, neonize, disk, mongod, ffmpeg, Pillow
 
 Settings come from the environment and `.env`, as for `serve`. `serve` holds DATA_DIR/wamux.lock
 exclusively for its whole life (its pid written inside), so a second server on the same DATA_DIR
@@ -38,10 +38,31 @@ from wamux.run.commands.instances import cmd_instance_list
 from wamux.run.commands.read_models import cmd_rebuild, cmd_replay
 from wamux.run.commands.serve import cmd_serve
 from wamux.run.commands.store import cmd_db_status, cmd_db_switch
-from wamux.run.commands.users import cmd_user_add, cmd_user_list, cmd_user_reset_password
+from wamux.run.commands.users import (
+    PASSWORD_HELP,
+    add_password_options,
+    cmd_user_add,
+    cmd_user_list,
+    cmd_user_reset_password,
+)
 from wamux.run.config import ConfigError
 
 # ---- the parser -----------------------------------------------------------------------------
+
+
+PROJECTIONS = "{projections}"
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the description's line breaks, and fills in the projection names only when help is shown
+    (they come from the composition root, which the other commands never import)."""
+
+    def add_text(self, text: str | None) -> None:
+        if text and PROJECTIONS in text:
+            from wamux.run.commands.offline import projection_names
+
+            text = text.replace(PROJECTIONS, ", ".join(projection_names()))
+        super().add_text(text)
 
 
 def _command(
@@ -51,7 +72,7 @@ def _command(
         name,
         help=summary,
         description=description or summary,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     parser.set_defaults(func=func)
     return parser
@@ -79,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
         "rebuild",
         "throw read models away and rebuild them from the event log",
         cmd_rebuild,
-        "Throw read models away and rebuild them from the event log. The server must be stopped.",
+        "Throw read models away and rebuild them from the event log. The server must be stopped.\n\n"
+        f"Projections: {PROJECTIONS}.",
     )
     p.add_argument("projections", nargs="*", metavar="PROJECTION", help="projection names (default: all)")
 
@@ -93,30 +115,54 @@ def build_parser() -> argparse.ArgumentParser:
         "fine for projections that upsert (users, instances, contacts, outbox), wrong for ones\n"
         "that count (stats, messages' chat counters): `rebuild` those. `--from 1` is a clean\n"
         "rebuild. A projection still behind N is never moved forward past events it has not seen.\n"
-        "The server must be stopped (refused while `wamux serve` runs on the same DATA_DIR).",
+        "The server must be stopped (refused while `wamux serve` runs on the same DATA_DIR).\n\n"
+        f"Projections: {PROJECTIONS}.",
     )
-    p.add_argument("projection", metavar="PROJECTION", help="projection name (see `wamux rebuild --help`)")
+    p.add_argument("projection", metavar="PROJECTION", help="one of the projections above")
     p.add_argument("--from", dest="from_position", type=int, required=True, metavar="N", help="first position")
 
     user = _group(sub, "user", "manage users")
     _command(user, "list", "list users", cmd_user_list)
-    p = _command(user, "add", "add a user and print it with its API key (JSON)", cmd_user_add)
+    p = _command(
+        user,
+        "add",
+        "add a user and print it with its API key (JSON)",
+        cmd_user_add,
+        f"Add a user and print it with its API key (JSON).\n\n{PASSWORD_HELP}",
+    )
     p.add_argument("email")
-    p.add_argument("password")
+    add_password_options(p)
     p.add_argument("--first-name", default="")
     p.add_argument("--last-name", default="")
     p.add_argument("--role", default="user", choices=["user", "admin"])
-    p = _command(user, "reset-password", "set a user's password", cmd_user_reset_password)
+    p = _command(
+        user,
+        "reset-password",
+        "set a user's password",
+        cmd_user_reset_password,
+        f"Set a user's password; every session of the user ends.\n\n{PASSWORD_HELP}",
+    )
     p.add_argument("email")
-    p.add_argument("password")
+    add_password_options(p)
 
     inst = _group(sub, "instance", "inspect instances")
     _command(inst, "list", "list instances", cmd_instance_list)
 
     events = _group(sub, "events", "audit the event log")
-    p = _command(events, "export", "write an instance's events as JSON lines to stdout", cmd_events_export)
+    p = _command(
+        events,
+        "export",
+        "write an instance's events as JSON lines to stdout",
+        cmd_events_export,
+        "Write every event of an instance, oldest first, one JSON object a line, in the shapes of the\n"
+        "API: {id, version, type, timestamp, data}, where `id` is the store position (as in\n"
+        "/api/instances/{id}/events) and `data` has camelCase keys: the events the API lists carry\n"
+        "exactly the API's `data`, the others their fields. Secrets are shown as ***.\n"
+        "--since is exclusive, like the API's `since`: only events stamped after it.\n"
+        "An unknown instance exits 1.",
+    )
     p.add_argument("--instance", required=True, metavar="ID", help="the instance id (UUID)")
-    p.add_argument("--since", metavar="DATE", help="ISO 8601 date (inclusive)")
+    p.add_argument("--since", metavar="DATE", help="ISO 8601 date (exclusive: events after it)")
 
     db = _group(sub, "db", "the event store")
     p = _command(db, "status", "show the store in force: provider and URL (passwords masked)", cmd_db_status)
@@ -133,9 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     _command(
         sub,
         "doctor",
-        "check configuration, event store, neonize, disk space, mongod, ffmpeg and Pillow",
+        "check configuration, port, event store, neonize, disk space, mongod, ffmpeg and Pillow",
         cmd_doctor,
-        "Check that the configuration loads, the event store opens (and its head position), the\n"
+        "Check that the configuration loads (and where the store's choice comes from: the\n"
+        "environment, .env, a store switch, or the default), PORT is free on HOST (or held by the\n"
+        "server of this DATA_DIR), the event store opens (and its head position), the\n"
         "neonize library imports and its shared library exists, DATA_DIR's disk has more than\n"
         "500 MB free, and mongod answers when the provider is mongodb. Also report ffmpeg on PATH\n"
         "(its version; voice notes from audio that is not Ogg/Opus need it) and whether Pillow\n"

@@ -9,7 +9,8 @@
    choice so a restart stays on the new store, resume appends.
 
 Any failure before the swap closes the target and leaves the old store as it was (it is only
-ever read from); the caller gets 503 with the reason.
+ever read from); the caller gets 503 with the reason in one sentence (the host, its password
+masked, and the cause), the log the driver's whole error.
 """
 
 from __future__ import annotations
@@ -59,6 +60,46 @@ def mask_url(url: str | None) -> str | None:
     if m:
         url = f"{m.group(1)}{m.group(2)}:***@{m.group(4)}"
     return re.sub(r"(?i)([?&](?:password|pwd)=)[^&]*", r"\1***", url)
+
+
+def mongo_place(url: str | None) -> str:
+    """The MongoDB a URL names, for a message: password masked, options left out."""
+    return (mask_url(url) or "DATABASE_URL").split("?", 1)[0]
+
+
+def mongo_cause(error: BaseException) -> str:
+    """pymongo's reason without its topology dump: `127.0.0.1:1: [Errno 111] Connection refused (configured
+    timeouts: …), Timeout: 1.0s, Topology Description: <…>` → `connection refused`."""
+    text = str(error).split(", Timeout:")[0].split(" (configured timeouts")[0].split(", full error:")[0].strip()
+    text = re.sub(r"^(\S+:\d+: )?(\[Errno -?\d+\] )?", "", text)  # the host:port the message names already
+    return (text[:1].lower() + text[1:]) if text else type(error).__name__
+
+
+def failure_reason(error: BaseException, provider: str, url: str | None) -> str:
+    """One sentence for why a store could not be used: the host (password masked) and the cause.
+
+    The driver's full error (with pymongo's topology description) belongs in the log only.
+    """
+    from pymongo.errors import ConfigurationError, ConnectionFailure, OperationFailure
+
+    if isinstance(error, SwitchFailed):
+        return str(error)
+    cause: BaseException | None = error
+    for _ in range(10):  # the error and what it was raised from: eventsourcing wraps the driver's errors
+        if cause is None:
+            break
+        if isinstance(cause, trio.TooSlowError):
+            return f"the target did not answer within {STEP_TIMEOUT_S:g}s"
+        if isinstance(cause, ConnectionFailure):
+            return f"cannot reach MongoDB at {mongo_place(url)}: {mongo_cause(cause)}"
+        if isinstance(cause, OperationFailure):
+            what = "authentication failed" if cause.code == 18 else mongo_cause(cause)
+            return f"MongoDB at {mongo_place(url)} refused: {what}"
+        if isinstance(cause, ConfigurationError):
+            return f"the MongoDB URL cannot be used: {mongo_cause(cause)}"
+        cause = cause.__cause__ or cause.__context__
+    first = (str(error).strip().splitlines() or [""])[0][:200] or type(error).__name__
+    return f"{mongo_place(url) if provider == 'mongodb' else 'the new SQLite file'}: {first}"
 
 
 def store_url(provider: str, url: str | None, sqlite_path: Path) -> str | None:
@@ -200,11 +241,10 @@ class StoreSwitcher:
             result = await self._copy_and_swap(provider, url, target_settings, recorder, rm)
         except BaseException as exc:
             self.progress.state = "failed"
-            self.progress.error = str(exc) or type(exc).__name__
+            self.progress.error = failure_reason(exc, provider, url)
             await trio.to_thread.run_sync(self._discard_target, provider, target_settings, recorder, rm)
-            log.error("store switch failed", target=provider, error=self.progress.error)
-            if isinstance(exc, trio.TooSlowError):
-                self.progress.error = f"the target did not answer within {STEP_TIMEOUT_S:g}s"
+            # The answer and the status say it in one sentence; the driver's whole error is for the log.
+            log.error("store switch failed", target=provider, reason=self.progress.error, error=repr(exc))
             if isinstance(exc, Exception):
                 raise Unavailable(f"switch to {provider} failed, still on {current}: {self.progress.error}") from exc
             raise

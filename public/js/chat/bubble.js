@@ -2,9 +2,11 @@
 // (text, photo, sticker, voice note, location, contact cards, poll, or "This message was deleted"), the
 // reactions under it, and the time with "Edited" and the delivery ticks (✓ sent, ✓✓ delivered, blue ✓✓ read).
 // A bubble is redrawn when what it shows changes (a reaction, an edit, a vote), never re-fetching its media.
+// A message imported from the phone's history is marked "from history"; its media were not downloaded (WhatsApp
+// sends only their description), which the bubble says instead of showing a player that cannot play.
 
 import { api } from "../api.js";
-import { busy, clear, errorBox, fmtDate, fmtTime, h, jidNumber } from "../ui.js";
+import { busy, clear, errorBox, fmtBytes, fmtDate, fmtTime, h, jidNumber } from "../ui.js";
 import { authorOf, contactsBlock, deletedBlock, kindOf, locationBlock, pollBlock, summary, textOf } from "./kinds.js";
 
 const TICKS = {
@@ -91,6 +93,15 @@ function quoteNode(m, env) {
 export function mediaNode(m, env) {
   const kind = kindOf(m);
   const label = m.fileName || m.messageType || "media";
+  if (m.metadata?.mediaDownloaded === false && !m.mediaUrl) {
+    return h(
+      "div.media-missing",
+      { testid: "media-not-downloaded", title: "WhatsApp did not send this file to the instance, only its description" },
+      h("span", summary({ ...m, content: null, caption: null }) || label),
+      m.mediaSize ? h("span.small.muted", ` · ${fmtBytes(m.mediaSize)}`) : null,
+      h("div.small.muted", "media not downloaded"),
+    );
+  }
   if (!m.mediaUrl) return h("div.small.muted", { testid: "message-media-missing" }, `[${summary(m) || label}]`);
   const load = (el, attr = "src") => {
     api
@@ -165,6 +176,7 @@ export function bubble(m, env) {
     li.dataset.status = msg.status || "";
     li.dataset.fromMe = String(Boolean(msg.fromMe));
     li.dataset.kind = kind;
+    li.dataset.history = String(Boolean(msg.history));
     li.classList.toggle("revoked", kind === "deleted");
     li.classList.toggle("sticker-msg", kind === "sticker");
     const sig = signature(msg, msg.quotedMessageId ? env.lookup(msg.quotedMessageId) : null);
@@ -177,6 +189,9 @@ export function bubble(m, env) {
       );
       clear(meta).append(
         ...[
+          msg.history
+            ? h("span.history-mark", { testid: "message-history", title: "Imported from the phone's history when the instance was linked" }, "from history")
+            : null,
           msg.edited && kind !== "deleted"
             ? h("span.edited", { testid: "message-edited", title: msg.editedAt ? `Edited ${fmtDate(msg.editedAt)}` : "Edited" }, "Edited")
             : null,

@@ -4,7 +4,8 @@
 
 import { api, enc } from "../api.js";
 import { meta } from "../meta.js";
-import { busy, checkbox, clear, field, fmtBytes, h } from "../ui.js";
+import { busy, checkbox, clear, field, h } from "../ui.js";
+import { attachPanel } from "./attach.js";
 import { authorOf, summary } from "./kinds.js";
 
 const POLL_MIN = 2;
@@ -141,31 +142,8 @@ export function createComposer({ instanceId, chatId, sent, presence }) {
     return toggle;
   }
 
-  // A file
-  const file = field("File", { type: "file", required: true, testid: "attach-file" });
-  const sendAs = field("Send as", { tag: "select", testid: "attach-as", options: SEND_AS });
-  const caption = field("Caption", { type: "text", testid: "attach-caption" }, "Not shown with voice notes and stickers.");
-  const attachBtn = h("button.btn.btn-primary", { type: "submit", testid: "attach-send" }, "Send file");
-  const attachForm = h("form.composer-panel", { testid: "attach-form", "aria-label": "Send a file" }, file, sendAs, caption, h("div.row.end", attachBtn));
-  attachForm.addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    run(attachBtn, async () => {
-      const chosen = file.input.files[0];
-      if (!chosen) throw new Error("choose a file first");
-      const { maxUploadBytes } = (await meta()).limits;
-      if (chosen.size > maxUploadBytes) throw new Error(`the file is larger than ${fmtBytes(maxUploadBytes)}`);
-      const form = new FormData();
-      form.append("phone", chatId);
-      form.append("as", sendAs.input.value);
-      if (caption.input.value) form.append("caption", caption.input.value);
-      if (replyTo) form.append("quotedMessageId", replyTo.messageId);
-      form.append("file", chosen, chosen.name);
-      await api.upload(`${base}/send-file`, form);
-      attachForm.reset();
-      attachForm.hidden = true;
-      await done();
-    });
-  });
+  // A file: photo, video, audio or any file, with a preview and a caption (./attach.js)
+  const attachForm = attachPanel({ base, chatId, run, replyTo: () => replyTo, done });
 
   // A location
   const lat = field("Latitude", { type: "number", step: "any", min: -90, max: 90, required: true, testid: "location-latitude", placeholder: "52.52" });
@@ -256,7 +234,7 @@ export function createComposer({ instanceId, chatId, sent, presence }) {
 
   const toolbar = h(
     "div.row.composer-toolbar",
-    panel("attach", "📎 File", attachForm),
+    panel("attach", "📎 Attach", attachForm),
     panel("location", "📍 Location", locationForm),
     panel("poll", "📊 Poll", pollForm),
     h("span.spacer"),
@@ -269,7 +247,6 @@ export function createComposer({ instanceId, chatId, sent, presence }) {
   meta()
     .then(({ limits }) => {
       input.maxLength = limits.maxTextLength;
-      caption.input.maxLength = limits.maxTextLength;
     })
     .catch(() => {});
 

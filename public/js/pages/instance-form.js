@@ -1,4 +1,4 @@
-// Create or edit an instance: name, description, webhook settings, usage limits, calls and presence.
+// Create or edit an instance: name, description, webhook settings, usage limits, calls and presence, proxy.
 
 import { api, enc } from "../api.js";
 import { meta } from "../meta.js";
@@ -33,7 +33,7 @@ export function parseHeaders(text) {
 }
 
 // The account settings' values when never set (the server's defaults).
-const ACCOUNT_DEFAULTS = { rejectCalls: false, rejectCallMessage: null, alwaysOnline: false, syncHistory: true };
+const ACCOUNT_DEFAULTS = { rejectCalls: false, rejectCallMessage: null, alwaysOnline: false, syncHistory: true, proxy: null };
 
 /** The account settings that differ from what is stored (a setting never stored counts as its default). */
 export function changedSettings(stored, wanted) {
@@ -109,6 +109,14 @@ export function render(root, params, { navigate }) {
       alwaysOnline: checkbox("Always online", { checked: Boolean(account.alwaysOnline), testid: "always-online" }),
       // WhatsApp pushes past chats when a device is linked; on by default.
       syncHistory: checkbox("Import history on link", { checked: account.syncHistory !== false, testid: "sync-history" }),
+      // The server shows the password as ***; sent back unchanged, it keeps the stored one.
+      proxy: field(
+        "Proxy",
+        { type: "text", maxlength: 2000, autocomplete: "off", spellcheck: "false", value: account.proxy || "", placeholder: "socks5://user:password@host:1080", testid: "proxy-url" },
+        "Connect this account to WhatsApp through your proxy: http://, https:// or socks5://, with user:password@ if it needs a login. " +
+          "The password is kept encrypted and shown as ***; leave it as it is to keep it. Empty: connect directly. " +
+          "Saving a new proxy reconnects the account; a linked phone needs no new QR code.",
+      ),
     };
     const syncCallMessage = () => {
       f.rejectCallMessage.input.disabled = !f.rejectCalls.input.checked;
@@ -147,6 +155,7 @@ export function render(root, params, { navigate }) {
         f.syncHistory,
         h("p.small.muted", "When a phone is linked, import the past chats WhatsApp sends (they are not sent as webhooks)."),
       ),
+      h("fieldset", { testid: "connection-settings" }, h("legend", "Connection"), f.proxy),
       h("div.row.end", h("a.btn", { href: editing ? `#/instances/${enc(inst.id)}` : "#/instances" }, "Cancel"), submit),
     );
     form.addEventListener("submit", (ev) => {
@@ -179,6 +188,7 @@ export function render(root, params, { navigate }) {
           rejectCallMessage: f.rejectCallMessage.input.value.trim() || null,
           alwaysOnline: f.alwaysOnline.input.checked,
           syncHistory: f.syncHistory.input.checked,
+          proxy: f.proxy.input.value.trim() || null,
         });
         if (Object.keys(accountSettings).length) common.settings = accountSettings;
         if (editing) {

@@ -14,6 +14,7 @@ import * as activity from "../tabs/activity.js";
 import * as events from "../tabs/events.js";
 import * as stats from "../tabs/stats.js";
 import * as webhooks from "../tabs/webhooks.js";
+import * as simulator from "../tabs/simulator.js";
 
 const TABS = [
   ["overview", "Connection", overview],
@@ -26,6 +27,7 @@ const TABS = [
   ["events", "Live events", events],
   ["stats", "Stats", stats],
   ["webhooks", "Webhooks", webhooks],
+  ["simulator", "Simulator", simulator], // admins, when the server runs the simulator (shown once known)
 ];
 // Every request addressed to an instance counts as one of its API calls (and towards maxApiCalls), so while
 // the SSE stream is open the page polls only as a safety net; without it, it polls every 2 s.
@@ -43,17 +45,40 @@ export function render(root, params, { navigate }) {
   const tabs = h(
     "nav.tabs",
     { "aria-label": "Instance sections", testid: "instance-tabs" },
-    TABS.map(([key, label]) => h("a", { href: `#/instances/${enc(id)}/${key}`, testid: `tab-${key}`, dataset: { tab: key } }, label)),
+    TABS.map(([key, label]) =>
+      h("a", { href: `#/instances/${enc(id)}/${key}`, testid: `tab-${key}`, dataset: { tab: key }, hidden: key === "simulator" }, label),
+    ),
   );
+  // On a narrow screen the tabs scroll sideways: a fade with an arrow shows on the side where more are.
+  const tabsWrap = h("div.tabs-wrap", { testid: "instance-tabs-wrap" }, tabs);
+  const hint = () => {
+    const more = tabs.scrollWidth - tabs.clientWidth;
+    tabsWrap.classList.toggle("more-left", tabs.scrollLeft > 2);
+    tabsWrap.classList.toggle("more-right", more - tabs.scrollLeft > 2);
+  };
+  tabs.addEventListener("scroll", hint, { passive: true });
+  // The current tab in the middle of the bar, clear of the fades at its ends.
+  function centerTab() {
+    const a = tabs.querySelector('[aria-current="page"]');
+    if (a && tabs.scrollWidth > tabs.clientWidth) tabs.scrollLeft = a.offsetLeft - tabs.offsetLeft - (tabs.clientWidth - a.offsetWidth) / 2;
+  }
+  const resized = new ResizeObserver(hint);
+  resized.observe(tabs);
   const body = h("section", { testid: "tab-body" });
   root.append(
     h("p", h("a", { href: "#/instances", testid: "back-to-list" }, "← Instances")),
     h("div.row.between", h("div.row", title, statusBadge), h("a.btn.btn-small", { href: `#/instances/${enc(id)}/edit`, testid: "edit-instance" }, "Edit")),
     sub,
     pageError,
-    tabs,
+    tabsWrap,
     body,
   );
+  simulator.available(id).then((yes) => {
+    if (!yes || stopped) return;
+    tabs.querySelector('[data-tab="simulator"]').hidden = false;
+    centerTab();
+    hint();
+  });
 
   const live = new LiveFeed(id);
   const statusListeners = new Set();
@@ -128,12 +153,14 @@ export function render(root, params, { navigate }) {
       if (a.dataset.tab === key) a.setAttribute("aria-current", "page");
       else a.removeAttribute("aria-current");
     }
+    centerTab();
     if (tabCleanup) tabCleanup();
     tabCleanup = null;
     clear(body);
     const mod = TABS.find(([k]) => k === key)[2];
     body.dataset.tab = key;
-    const result = mod.render(body, { ...ctx, sub: params2.sub });
+    // The tab reads ctx.status and ctx.instance as they are now, not as they were when it opened.
+    const result = mod.render(body, Object.assign(Object.create(ctx), { sub: params2.sub }));
     tabCleanup = typeof result === "function" ? result : null;
   }
 
@@ -156,6 +183,7 @@ export function render(root, params, { navigate }) {
   return () => {
     stopped = true;
     clearTimeout(timer);
+    resized.disconnect();
     if (tabCleanup) tabCleanup();
     live.stop();
     page = null;

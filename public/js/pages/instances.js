@@ -1,6 +1,7 @@
-// The instances list: cards with live status badges (polled, updated in place, no reload).
+// The instances list: cards with live status badges (polled, updated in place, no reload). An admin sees
+// every user's instances: then each card says whose it is (the owner's email).
 
-import { api, enc } from "../api.js";
+import { api, enc, session } from "../api.js";
 import { badge, busy, clear, confirmDialog, errorBox, fmtDate, h, setBadge, toast } from "../ui.js";
 
 const POLL_MS = 2000;
@@ -21,8 +22,25 @@ export function render(root) {
   let stopped = false;
   let timer = null;
 
+  // Admins only: user id -> email, read once (and again when an instance of an unknown user shows up).
+  const owners = new Map();
+  let ownersAsked = null;
+  async function ownerEmails(instances) {
+    if (!session.isAdmin) return;
+    const unknown = instances.some((i) => i.userId && !owners.has(i.userId));
+    if (!unknown || ownersAsked === instances.length) return;
+    ownersAsked = instances.length;
+    try {
+      const res = await api.get("/api/users");
+      for (const u of res.users || []) owners.set(u.id, u.email);
+    } catch {
+      // Without the list, a card shows no owner: the instances still show.
+    }
+  }
+
   function card(inst) {
     const b = badge(inst.status, "instance-status");
+    const owner = h("div.small.owner", { testid: "instance-owner", hidden: true });
     const phone = h("span.muted.small", { testid: "instance-phone" });
     const desc = h("p.muted.small", { testid: "instance-description" });
     const name = h("a", { href: `#/instances/${enc(inst.id)}`, testid: "instance-link" });
@@ -39,6 +57,7 @@ export function render(root) {
       "article.card.instance-card",
       { testid: "instance-card", dataset: { instanceId: inst.id } },
       h("div.row.between", h("h2", name), b),
+      owner,
       desc,
       phone,
       h("div.muted.small", "Created ", fmtDate(inst.createdAt)),
@@ -49,12 +68,17 @@ export function render(root) {
         del,
       ),
     );
-    el.parts = { b, phone, desc, name };
+    el.parts = { b, phone, desc, name, owner };
     return el;
   }
 
-  function update(el, inst) {
-    const { b, phone, desc, name } = el.parts;
+  function update(el, inst, showOwner) {
+    const { b, phone, desc, name, owner } = el.parts;
+    const mine = inst.userId === session.user?.id;
+    owner.hidden = !showOwner;
+    owner.textContent = "";
+    if (showOwner) owner.append(h("span.muted", "Owner "), h("strong", mine ? "you" : owners.get(inst.userId) || "another user"));
+    owner.dataset.owner = mine ? "you" : owners.get(inst.userId) || "";
     if (b.dataset.status !== inst.status) setBadge(b, inst.status);
     name.textContent = inst.name;
     desc.textContent = inst.description || "";
@@ -68,17 +92,23 @@ export function render(root) {
     try {
       const res = await api.get("/api/instances");
       if (stopped) return;
+      const instances = res.instances || [];
+      // The owner column shows only when the list holds someone else's instances.
+      const showOwner = session.isAdmin && instances.some((i) => i.userId && i.userId !== session.user?.id);
+      if (showOwner) await ownerEmails(instances);
+      if (stopped) return;
+      list.classList.toggle("with-owner", showOwner);
       clear(status);
       const seen = new Set();
       let index = 0;
-      for (const inst of res.instances || []) {
+      for (const inst of instances) {
         seen.add(inst.id);
         let el = cards.get(inst.id);
         if (!el) {
           el = card(inst);
           cards.set(inst.id, el);
         }
-        update(el, inst);
+        update(el, inst, showOwner);
         // Keep the server's order, moving a node only when needed (a move would drop keyboard focus).
         if (list.children[index] !== el) list.insertBefore(el, list.children[index] || null);
         index += 1;

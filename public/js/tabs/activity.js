@@ -1,8 +1,9 @@
-// The activity log: newest first, filter by action, page with "load more", refreshed on live events.
+// The activity log: newest first, filter by action, page with "load more", refreshed on live events. Each
+// entry says in words what happened (../activity-words.js); its raw fields are behind "details".
 
+import { actionLabel, describe } from "../activity-words.js";
 import { api, enc } from "../api.js";
 import { meta } from "../meta.js";
-import { personLabel } from "../people/profile.js";
 import { addOptions, clear, errorBox, field, fmtDate, h } from "../ui.js";
 
 // How each action is coloured (presentation only: the list of actions comes from GET /api/meta).
@@ -26,7 +27,7 @@ export function render(root, ctx) {
   const filter = field("Action", { tag: "select", testid: "activity-filter", options: [["", "All actions"]] });
   const status = h("div", { testid: "activity-status", "aria-live": "polite" });
   meta()
-    .then((m) => addOptions(filter.input, m.activityActions))
+    .then((m) => addOptions(filter.input, m.activityActions, actionLabel))
     .catch((err) => clear(status).append(errorBox(err, "activity-error")));
   const tbody = h("tbody", { testid: "activity-rows" });
   const more = h("button.btn", { type: "button", testid: "activity-more", hidden: true }, "Load more");
@@ -38,7 +39,7 @@ export function render(root, ctx) {
       h("div.form-grid", filter),
       status,
       total,
-      h("div.table-wrap", h("table", { testid: "activity-table" }, h("thead", h("tr", h("th", "When"), h("th", "Action"), h("th", "Details"))), tbody)),
+      h("div.table-wrap", h("table.activity-table", { testid: "activity-table" }, h("thead", h("tr", h("th", "When"), h("th", "Action"), h("th", "What happened"))), tbody)),
       h("div.row", more),
     ),
   );
@@ -58,20 +59,28 @@ export function render(root, ctx) {
       const res = await api.get(`/api/instances/${enc(ctx.id)}/activity`, { query: { limit, skip, actions: filter.input.value || undefined } });
       if (stopped || mine !== seq) return;
       clear(status);
+      // A refresh redraws the rows: a "details" left open stays open.
+      const open = new Set([...tbody.querySelectorAll("details[open]")].map((d) => d.dataset.key));
       if (reset) {
         clear(tbody);
         loaded = 0;
       }
       for (const log of res.logs || []) {
-        const words = describe(log);
-        const details = log.details && Object.keys(log.details).length ? JSON.stringify(log.details) : "";
+        const raw = log.details && Object.keys(log.details).length ? JSON.stringify(log.details, null, 2) : "";
+        const key = `${log.createdAt}|${log.action}`;
         tbody.append(
           h(
             "tr",
             { testid: "activity-row", dataset: { action: log.action } },
             h("td", h("time", { datetime: log.createdAt }, fmtDate(log.createdAt))),
-            h("td", h(`span.pill${pillClass(log.action)}`, { testid: "activity-action" }, log.action)),
-            h("td", words ? h("span", { testid: "activity-words" }, words) : null, words && details ? h("br") : null, h("code.small", details)),
+            h("td", h(`span.pill${pillClass(log.action)}`, { testid: "activity-action", title: log.action }, actionLabel(log.action))),
+            h(
+              "td",
+              h("span", { testid: "activity-words" }, describe(log)),
+              raw
+                ? h("details.activity-details", { testid: "activity-details", dataset: { key }, open: open.has(key) }, h("summary.small", "details"), h("pre.small", { testid: "activity-raw" }, raw))
+                : null,
+            ),
           ),
         );
       }
@@ -104,20 +113,6 @@ export function render(root, ctx) {
     clearTimeout(debounce);
     off();
   };
-}
-
-/** An action in words, where the raw details would not speak for themselves (calls). */
-export function describe(log) {
-  if (log.action !== "call_received") return "";
-  const d = log.details || {};
-  if (d.summary) return String(d.summary); // the server's own words
-  const who = d.from ? personLabel(d.from) : "an unknown number";
-  const kind = d.isVideo ? "Video call" : "Call";
-  const group = d.isGroup ? " (group call)" : "";
-  let outcome = "";
-  if (d.rejected === true) outcome = d.replyMessageId ? ", rejected and answered with a message" : ", rejected";
-  else if (d.rejected === false) outcome = ", not rejected";
-  return `${kind} from ${who}${group}${outcome}`;
 }
 
 function pillClass(action) {

@@ -7,6 +7,7 @@ import { actionsButton } from "../chat/actions.js";
 import { bubble } from "../chat/bubble.js";
 import { createComposer } from "../chat/composer.js";
 import { summary } from "../chat/kinds.js";
+import { createSearch } from "../chat/search.js";
 import { presenceSender, typingIndicator } from "../chat/typing.js";
 import { openProfile } from "../people/profile.js";
 import { clear, confirmDialog, errorBox, field, fmtDate, h, jidNumber, toast } from "../ui.js";
@@ -55,7 +56,9 @@ export function render(root, ctx) {
             const id = c.chatId || c.remoteJid;
             const last = c.lastMessage || {};
             const current = chatId && (chatId === id || chatId === c.remoteJid || jidNumber(c.remoteJid) === jidNumber(chatId));
-            if (current && c.name && chatTitle) chatTitle.textContent = `${c.name} · +${jidNumber(c.remoteJid || id)}`;
+            if (current && c.name && chatTitle) chatTitle.textContent = c.isGroup ? c.name : `${c.name} · +${jidNumber(c.remoteJid || id)}`;
+            // The open chat is being read: it shows no unread count (its read receipts are on their way).
+            const unread = current ? 0 : c.unreadCount;
             return h(
               "li",
               h(
@@ -68,8 +71,8 @@ export function render(root, ctx) {
                 },
                 h(
                   "div.row.between",
-                  h("strong", c.name || `+${jidNumber(c.remoteJid || id)}`),
-                  c.unreadCount ? h("span.unread", { "aria-label": `${c.unreadCount} unread` }, String(c.unreadCount)) : null,
+                  h("strong", c.name || (c.isGroup ? "Group without a name" : `+${jidNumber(c.remoteJid || id)}`)),
+                  unread ? h("span.unread", { testid: "chat-unread", "aria-label": `${unread} unread` }, String(unread)) : null,
                 ),
                 h("div.preview", `${last.fromMe ? "You: " : ""}${summary(last)}`),
                 h("div.small.muted", fmtDate(c.updatedAt)),
@@ -153,12 +156,59 @@ export function render(root, ctx) {
     actions: (li) => actionsButton(li, handlers),
   };
 
+  // The history opens at its newest message and stays there as messages arrive (and as their pictures load),
+  // unless you scrolled up to read: then "New messages" offers the way back down.
+  let stick = true;
+  let jump = null;
+  const nearBottom = () => messagesList.scrollHeight - messagesList.scrollTop - messagesList.clientHeight < 40;
+  function toBottom() {
+    messagesList.scrollTop = messagesList.scrollHeight;
+    stick = true;
+    jump.hidden = true;
+  }
+
   function buildChatView() {
-    chatTitle = h("h2", { testid: "chat-title" }, chatId.includes("@g.us") ? chatId : `+${jidNumber(chatId)}`);
+    chatTitle = h("h2", { testid: "chat-title" }, chatId.includes("@g.us") ? "Group" : `+${jidNumber(chatId)}`);
     typing = typingIndicator(chatId);
     presence = presenceSender(ctx.id, chatId);
     messagesError = h("div", { testid: "messages-errors" });
     messagesList = h("ol.messages", { testid: "messages", "aria-label": "Messages, oldest first", tabindex: 0 });
+    jump = h("button.btn.btn-small.jump-latest", { type: "button", testid: "jump-to-latest", hidden: true }, "↓ New messages");
+    jump.addEventListener("click", toBottom);
+    let seenHeight = 0;
+    messagesList.addEventListener(
+      "scroll",
+      () => {
+        // A scroll because the content grew (a picture loaded) is no scroll of yours: stay where you were.
+        if (messagesList.scrollHeight !== seenHeight) {
+          seenHeight = messagesList.scrollHeight;
+          if (stick) {
+            toBottom();
+            return;
+          }
+        }
+        stick = nearBottom();
+        if (stick) jump.hidden = true;
+      },
+      { passive: true },
+    );
+    // Media load after their bubble: keep the bottom in view while they grow (load events do not bubble).
+    for (const type of ["load", "loadedmetadata"]) messagesList.addEventListener(type, () => stick && toBottom(), true);
+    const search = createSearch({
+      instanceId: ctx.id,
+      chatId,
+      env: { ...env, actions: null },
+      onToggle(active) {
+        messagesWrap.hidden = active;
+        if (!active && stick) toBottom();
+      },
+      show(messageId) {
+        const shown = messagesList.querySelector(`[data-testid="message"][data-message-id="${CSS.escape(messageId)}"]`);
+        if (shown) requestAnimationFrame(() => scrollTo(messageId));
+        else toast("That message is older than the latest 100 shown in the chat.");
+      },
+    });
+    const messagesWrap = h("div.messages-wrap", messagesList, jump);
     composer = createComposer({
       instanceId: ctx.id,
       chatId,
@@ -168,7 +218,13 @@ export function render(root, ctx) {
         loadChats();
       },
     });
-    view.append(h("div.chat-head", chatTitle, typing.node, h("span.spacer"), chatDetails()), messagesError, messagesList, composer.node);
+    view.append(
+      h("div.chat-head", chatTitle, typing.node, h("span.spacer"), search.form, chatDetails()),
+      messagesError,
+      search.box,
+      messagesWrap,
+      composer.node,
+    );
   }
 
   // The person's WhatsApp profile, or the group's panel.
@@ -198,7 +254,8 @@ export function render(root, ctx) {
           .then(() => !stopped && loadChats())
           .catch(() => {});
       }
-      const atBottom = messagesList.scrollHeight - messagesList.scrollTop - messagesList.clientHeight < 40;
+      if (scrollToEnd) stick = true; // what you just sent
+      let added = 0;
       if (!list.length && !items.size) {
         clear(messagesList).append(h("li.muted", { testid: "messages-empty" }, "No messages in this chat yet."));
       } else {
@@ -206,6 +263,8 @@ export function render(root, ctx) {
       }
       // Every message first, so a reply's quote finds its original wherever it is in the list.
       for (const m of list) if (m.messageId) byMessageId.set(m.messageId, m);
+      // In the server's order (by time): a message dated earlier (history) goes where it belongs, not last.
+      let prev = null;
       for (const m of list) {
         const key = m.id || m.messageId;
         let li = items.get(key);
@@ -213,10 +272,16 @@ export function render(root, ctx) {
         else {
           li = bubble(m, env);
           items.set(key, li);
-          messagesList.append(li);
+          added += 1;
         }
+        if (prev ? prev.nextElementSibling !== li : !li.parentElement) {
+          if (prev) prev.after(li);
+          else messagesList.prepend(li);
+        }
+        prev = li;
       }
-      if (scrollToEnd || atBottom) messagesList.scrollTop = messagesList.scrollHeight;
+      if (stick) toBottom();
+      else if (added) jump.hidden = false;
     } catch (err) {
       if (!stopped) clear(messagesError).append(errorBox(err, "messages-error"));
     }
@@ -237,9 +302,7 @@ export function render(root, ctx) {
     clearTimeout(debounce);
     debounce = setTimeout(refreshAll, 150);
   });
-  refreshAll().then(() => {
-    if (messagesList) messagesList.scrollTop = messagesList.scrollHeight;
-  });
+  refreshAll();
 
   return () => {
     stopped = true;

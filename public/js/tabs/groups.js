@@ -93,7 +93,7 @@ export function render(root, ctx) {
       ev.preventDefault();
       busy(submit, status, async () => {
         const group = await api.post(`${base}/groups`, { subject: subject.input.value.trim(), participants: parsePhones(phones.input.value) });
-        toast(`Group “${group.subject}” created`);
+        toast(`Group “${group.subject}” created`, "ok", { keep: true });
         subject.input.value = "";
         phones.input.value = "";
         await loadGroups();
@@ -112,7 +112,7 @@ export function render(root, ctx) {
       ev.preventDefault();
       busy(submit, status, async () => {
         const res = await api.post(`${base}/groups/join`, { link: link.input.value.trim() });
-        toast("Joined the group");
+        toast("Joined the group", "ok", { keep: true });
         link.input.value = "";
         await loadGroups();
         ctx.navigate(`/instances/${enc(ctx.id)}/groups/${enc(res.groupId)}`);

@@ -4,7 +4,7 @@
 import { api, enc } from "../api.js";
 import { meta } from "../meta.js";
 import { SEND_AS } from "../chat/composer.js";
-import { busy, clear, field, fmtBytes, h } from "../ui.js";
+import { busy, clear, field, fmtBytes, h, statusLabel } from "../ui.js";
 
 export function render(root, ctx) {
   const base = `/api/whatsapp/${enc(ctx.id)}`;
@@ -94,13 +94,11 @@ export function render(root, ctx) {
       for (const f of [tMessage, mCaption, fCaption]) f.input.maxLength = limits.maxTextLength;
     })
     .catch(() => {});
-  const offStatus = ctx.onStatus((s) => {
+  const showStatus = (s) => {
     clear(status);
-    if (s !== "connected") status.append(h("p.alert.alert-warn", `The instance is ${s.replace("_", " ")}: sending needs a connected instance.`));
-  });
-  if (ctx.status) {
-    clear(status);
-    if (ctx.status !== "connected") status.append(h("p.alert.alert-warn", `The instance is ${ctx.status.replace("_", " ")}: sending needs a connected instance.`));
-  }
+    if (s && s !== "connected") status.append(h("p.alert.alert-warn", { testid: "send-not-connected" }, `Not connected to WhatsApp (${statusLabel(s)}): sending needs a connected instance.`));
+  };
+  const offStatus = ctx.onStatus(showStatus);
+  showStatus(ctx.status);
   return offStatus;
 }

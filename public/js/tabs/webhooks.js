@@ -1,115 +1,119 @@
-// Webhook deliveries: list by status, retry a failed one, send a test event.
+// Webhooks: the instance's targets (../webhooks/targets.js) with their state and backlog, the form to add or
+// edit one (../webhooks/form.js), "send again" (replay), and the deliveries (../webhooks/deliveries.js).
+// The default target is the instance's own webhook; a server without targets (GET …/webhooks answers
+// "route not found") shows it alone, from the instance.
 
 import { api, enc } from "../api.js";
 import { meta } from "../meta.js";
-import { addOptions, busy, clear, errorBox, field, fmtDate, h, toast } from "../ui.js";
+import { clear, errorBox, h } from "../ui.js";
+import { deliveriesCard } from "../webhooks/deliveries.js";
+import { targetForm } from "../webhooks/form.js";
+import { replayPanel, targetList } from "../webhooks/targets.js";
+
+const MAX_TARGETS = 10; // besides the default one (the server answers 409 too_many_webhooks past it)
+const BUSY_POLL_MS = 4000; // while something waits or retries
+const IDLE_POLL_MS = 30000;
 
 export function render(root, ctx) {
-  const summary = h("div", { testid: "webhook-summary" });
-  const testBtn = h("button.btn", { type: "button", testid: "webhook-test" }, "Send a test event");
-  const testResult = h("div", { testid: "webhook-test-result", "aria-live": "polite", dataset: { errorTestid: "webhook-test-error" } });
-  const filter = field("Status", {
-    tag: "select",
-    testid: "deliveries-filter",
-    options: [["", "All"]],
-  });
-  const status = h("div", { testid: "deliveries-status", "aria-live": "polite" });
-  meta()
-    .then((m) => addOptions(filter.input, m.deliveryStatuses, (v) => v[0].toUpperCase() + v.slice(1)))
-    .catch((err) => clear(status).append(errorBox(err, "deliveries-error")));
-  const tbody = h("tbody", { testid: "deliveries-rows" });
-  const refreshBtn = h("button.btn.btn-small", { type: "button", testid: "deliveries-refresh" }, "Refresh");
-
+  const status = h("div", { testid: "webhooks-status", "aria-live": "polite" });
+  const addBtn = h("button.btn.btn-primary.btn-small", { type: "button", testid: "webhook-add", hidden: true }, "Add a target");
+  const list = targetList({ ctx, edit: (t) => openForm(t), replay: (t) => openReplay(t), deliveries: (t) => deliveries.showTarget(t.id), changed: () => refresh({ instance: true }) });
+  const editor = h("section.card.webhook-editor", { testid: "webhook-editor", hidden: true });
+  const deliveries = deliveriesCard(ctx);
   root.append(
-    h("div.card", h("div.row.between", h("h2", "Webhook"), h("a.btn.btn-small", { href: `#/instances/${enc(ctx.id)}/edit`, testid: "webhook-edit" }, "Edit settings")), summary, h("div.row", testBtn), testResult),
     h(
-      "div.card",
-      h("div.row.between", h("h2", "Deliveries"), refreshBtn),
-      h("div.form-grid", filter),
+      "section.card",
+      { testid: "webhook-summary", "aria-labelledby": "webhooks-title" },
+      h("div.row.between", h("h2", { id: "webhooks-title" }, "Webhook targets"), addBtn),
+      h("p.small.muted", "Each event goes to every target that wants it, in order. A target that is down is tried again later, and never holds back the others."),
       status,
-      h(
-        "div.table-wrap",
-        h(
-          "table",
-          { testid: "deliveries-table" },
-          h("thead", h("tr", h("th", "Event"), h("th", "Status"), h("th.hide-sm", "Attempts"), h("th", "Last error"), h("th.hide-sm", "When"), h("th", h("span.visually-hidden", "Actions")))),
-          tbody,
-        ),
-      ),
+      list.node,
     ),
+    editor,
+    deliveries.node,
   );
 
   let stopped = false;
+  let inst = null;
+  let targets = [];
+  let timer = null;
+  let debounce = null;
 
-  ctx.ready
-    .then((inst) => {
-      if (stopped) return;
-      clear(summary).append(
-        inst.webhookUrl
-          ? h("p", { testid: "webhook-target" }, h("code", inst.webhookUrl), " ", inst.webhookEnabled ? h("span.pill.ok", "enabled") : h("span.pill.bad", "disabled"))
-          : h("p.muted", { testid: "webhook-target" }, "No webhook URL set."),
-      );
-    })
-    .catch(() => {});
-
-  async function load() {
+  async function loadTargets() {
+    inst = await ctx.ready;
     try {
-      const res = await api.get(`/api/instances/${enc(ctx.id)}/webhook/deliveries`, { query: { status: filter.input.value || undefined } });
-      if (stopped) return;
-      clear(status);
-      clear(tbody);
-      const rows = res.deliveries || res.items || [];
-      for (const d of rows) tbody.append(row(d));
-      if (!rows.length) tbody.append(h("tr", h("td", { colspan: 6, testid: "deliveries-empty" }, "No deliveries.")));
+      const res = await api.get(`/api/instances/${enc(ctx.id)}/webhooks`);
+      targets = res.webhooks || [];
+      addBtn.hidden = targets.filter((t) => t.id !== "default").length >= MAX_TARGETS;
     } catch (err) {
-      if (!stopped) {
-        clear(tbody);
-        clear(status).append(errorBox(err, "deliveries-error"));
-      }
+      if (!err.missingRoute) throw err;
+      // An older server: the instance's webhook is its only target.
+      const ws = inst.webhookSettings || {};
+      targets = [{ id: "default", legacy: true, url: inst.webhookUrl, enabled: inst.webhookEnabled, secret: ws.secret ? "***" : null, headers: ws.headers, maxRetries: ws.maxRetries, retryInterval: ws.retryInterval }];
+      addBtn.hidden = true;
+    }
+    if (stopped) return;
+    clear(status);
+    list.show(targets, inst);
+    deliveries.setTargets(targets);
+  }
+
+  async function refresh({ instance = false } = {}) {
+    clearTimeout(timer);
+    try {
+      if (instance) await ctx.refreshInstance().then((fresh) => (ctx.ready = Promise.resolve(fresh)));
+      await loadTargets(); // first: the deliveries name their targets
+    } catch (err) {
+      if (!stopped) clear(status).append(errorBox(err, "webhooks-error"));
+    }
+    try {
+      await deliveries.load(); // shows its own errors
+    } finally {
+      const busyNow = targets.some((t) => t.pending || t.state === "retrying");
+      clearTimeout(timer); // refreshes that overlapped leave one timer
+      if (!stopped) timer = setTimeout(refresh, busyNow ? BUSY_POLL_MS : ctx.live.every(BUSY_POLL_MS * 2, IDLE_POLL_MS));
     }
   }
 
-  function row(d) {
-    const id = d.id || d.deliveryId;
-    const st = d.status || "unknown";
-    const retry = h("button.btn.btn-small", { type: "button", testid: "delivery-retry", hidden: st !== "failed" }, "Retry");
-    const err = d.lastError || d.error || (d.responseStatus ? `HTTP ${d.responseStatus}` : d.statusCode ? `HTTP ${d.statusCode}` : "");
-    retry.addEventListener("click", () =>
-      busy(retry, status, async () => {
-        const res = await api.post(`/api/instances/${enc(ctx.id)}/webhook/deliveries/${enc(id)}/retry`);
-        toast(res?.message || "Retry queued");
-        await load();
+  function openPanel(content) {
+    clear(editor).append(content);
+    editor.hidden = false;
+    editor.scrollIntoView({ block: "start" });
+    editor.querySelector("input:not([type=hidden]):not([disabled])")?.focus({ preventScroll: true });
+  }
+
+  function closePanel() {
+    clear(editor);
+    editor.hidden = true;
+  }
+
+  async function openForm(target) {
+    const m = await meta().catch(() => ({}));
+    const fresh = target?.id === "default" ? await ctx.refreshInstance().catch(() => inst) : inst;
+    openPanel(
+      targetForm(ctx, target, fresh, m, {
+        saved: () => {
+          closePanel();
+          refresh({ instance: target?.id === "default" });
+        },
+        cancel: closePanel,
       }),
-    );
-    return h(
-      "tr",
-      { testid: "delivery-row", dataset: { deliveryId: id || "", status: st } },
-      h("td", h("code", d.event || d.type || "—")),
-      h("td", h(`span.pill${st === "delivered" ? ".ok" : st === "failed" ? ".bad" : ".warn"}`, { testid: "delivery-status" }, st)),
-      h("td.hide-sm", String(d.attempts ?? d.attempt ?? "")),
-      h("td.small", err),
-      h("td.hide-sm", fmtDate(d.updatedAt || d.lastAttemptAt || d.createdAt)),
-      h("td", retry),
     );
   }
 
-  testBtn.addEventListener("click", () =>
-    busy(testBtn, testResult, async () => {
-      const res = await api.post(`/api/instances/${enc(ctx.id)}/webhook/test`);
-      testResult.append(h("p.alert.alert-ok", { testid: "webhook-test-ok" }, res?.message || "Test event sent"));
-      setTimeout(load, 500);
-    }),
-  );
-  filter.input.addEventListener("change", load);
-  refreshBtn.addEventListener("click", () => busy(refreshBtn, null, load));
-  let debounce = null;
+  function openReplay(target) {
+    openPanel(replayPanel(ctx, target, { close: closePanel, done: () => refresh() }));
+  }
+
+  addBtn.addEventListener("click", () => openForm(null));
   const off = ctx.live.on(() => {
     clearTimeout(debounce);
-    debounce = setTimeout(load, 1000);
+    debounce = setTimeout(() => refresh(), 1000);
   });
-  load();
+  refresh();
   return () => {
     stopped = true;
+    clearTimeout(timer);
     clearTimeout(debounce);
     off();
   };

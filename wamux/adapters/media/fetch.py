@@ -71,8 +71,10 @@ class MediaFetcher:
     async def _fetch(self, url: str, file_name: str | None, trusted: bool) -> FetchedMedia:
         client = self.clients[trusted]
         for _hop in range(MAX_REDIRECTS + 1):
-            # A clear 400 before connecting; the client's own connect-time check closes the rebinding gap.
-            await self.guard.check(url, trusted=trusted)
+            # A clear 400 for a malformed or blocked URL before connecting; the client's own connect-time
+            # check closes the rebinding gap. A host that does not resolve is no fault of the request:
+            # the download fails (502 transport_failed, as for a host that does not answer).
+            await self.guard.check(url, trusted=trusted, must_resolve=False)
             async with client.stream("GET", url) as response:
                 if response.is_redirect and "location" in response.headers:
                     url = urljoin(url, response.headers["location"])

@@ -16,7 +16,7 @@ import copy
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, DeleteOne, MongoClient, ReplaceOne
@@ -28,6 +28,7 @@ from pymongo.errors import CollectionInvalid, OperationFailure
 from wamux.projections.ports import Collection, Query, ReadSession
 
 TRACKING = "rm_tracking"
+_KEYS_PER_QUERY = 1000  # keys of one `get_many` query
 _NAMESPACE_EXISTS = 48
 
 
@@ -99,6 +100,15 @@ class _Session:
     def get(self, collection: Collection, key: str) -> dict[str, Any] | None:
         return self._coll(collection).find_one({"_id": key}, {"_id": 0}, session=self.session)
 
+    def get_many(self, collection: Collection, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        wanted = list(dict.fromkeys(keys))
+        for start in range(0, len(wanted), _KEYS_PER_QUERY):
+            chunk = wanted[start : start + _KEYS_PER_QUERY]
+            for doc in self._coll(collection).find({"_id": {"$in": chunk}}, session=self.session):
+                found[str(doc.pop("_id"))] = doc
+        return found
+
     def put(self, collection: Collection, key: str, doc: dict[str, Any]) -> None:
         self._coll(collection).replace_one(
             {"_id": key}, {"_id": key, **_normalise(doc)}, upsert=True, session=self.session
@@ -143,6 +153,16 @@ class _BufferedSession(_Session):
             self.cache[ref] = super().get(collection, key)
         doc = self.cache[ref]
         return copy.deepcopy(doc) if doc is not None else None
+
+    def get_many(self, collection: Collection, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        name = _name(collection)
+        missing = [key for key in dict.fromkeys(keys) if (name, key) not in self.cache]
+        if missing:
+            fetched = super().get_many(collection, missing)
+            for key in missing:
+                self.cache[(name, key)] = fetched.get(key)
+        found = {key: self.cache[(name, key)] for key in dict.fromkeys(keys)}
+        return {key: copy.deepcopy(doc) for key, doc in found.items() if doc is not None}
 
     def put(self, collection: Collection, key: str, doc: dict[str, Any]) -> None:
         ref = (_name(collection), key)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from wamux.projections.ports import Collection, Query, ReadSession
 
 _SQL_TYPES = {"text": "TEXT", "int": "INTEGER", "real": "REAL", "bool": "INTEGER"}
+_KEYS_PER_QUERY = 500  # bound parameters of one `get_many` query (older SQLite builds allow 999)
 
 
 def _table(collection: Collection) -> str:
@@ -83,6 +84,16 @@ class _Session:
     def get(self, collection: Collection, key: str) -> dict[str, Any] | None:
         row = self.conn.execute(f"SELECT doc FROM {_table(collection)} WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
+
+    def get_many(self, collection: Collection, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), _KEYS_PER_QUERY):
+            chunk = wanted[start : start + _KEYS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT key, doc FROM {_table(collection)} WHERE key IN ({marks})"
+            found.update((key, json.loads(doc)) for key, doc in self.conn.execute(sql, chunk))
+        return found
 
     def put(self, collection: Collection, key: str, doc: dict[str, Any]) -> None:
         names = list(collection.fields)

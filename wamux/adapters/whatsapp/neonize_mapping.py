@@ -20,7 +20,7 @@ What neonize 0.5.2 delivers, as read from its source:
   `<video>` child makes it a video call, a `group-jid` (or `type="group"`) attribute a group call.
 - One neonize event can mean several transport events (`transport_events`): the LID ⇄ phone pairs
   it carries (`IdentityIn`, see `neonize_identities`) come first, then what happened. Group events
-  are mapped in `neonize_groups`.
+  are mapped in `neonize_groups`, history sync chunks (`HistorySyncEv`) in `neonize_history`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from wamux.adapters.whatsapp import neonize_groups as groups
+from wamux.adapters.whatsapp import neonize_history as history
 from wamux.adapters.whatsapp import neonize_identities as identities
 from wamux.adapters.whatsapp.neonize_jids import GROUP_SERVER, jid_or_none, jid_to_string, unix_seconds
 from wamux.adapters.whatsapp.neonize_messages import from_message_event
@@ -263,6 +264,7 @@ def event_mappers() -> dict[type, Callable[[Any], Mapped]]:
         ConnectFailureEv,
         DisconnectedEv,
         GroupInfoEv,
+        HistorySyncEv,
         JoinedGroupEv,
         LoggedOutEv,
         MessageEv,
@@ -289,6 +291,7 @@ def event_mappers() -> dict[type, Callable[[Any], Mapped]]:
         JoinedGroupEv: groups.joined_group,
         GroupInfoEv: groups.group_changed,
         CallOfferEv: call_offer,
+        HistorySyncEv: history.history_sync,
     }
 
 

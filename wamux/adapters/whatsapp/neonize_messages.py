@@ -165,6 +165,11 @@ def text_of(message: Any) -> str:
 # ---- the content of a message ------------------------------------------------------------------
 
 
+def content_fields(message: Any) -> dict[str, Any] | None:
+    """The `IncomingMessage` content fields of a `Message` (unwrapped here); None when it carries none."""
+    return _content_fields(unwrap_message(message))
+
+
 def _content_fields(content: Any) -> dict[str, Any] | None:
     """The IncomingMessage fields of one (unwrapped) message; None when it carries no content."""
     fields = _kind_fields(content)

@@ -1,8 +1,9 @@
 """One instance's WhatsApp connection: a neonize client (whatsmeow, in Go) bridged into trio.
 
 Threads and who owns them:
-- `connect()` runs neonize's blocking `client.connect()` in a worker thread of its own (a private
-  capacity limiter, so hundreds of long-lived connections never starve trio's shared thread pool).
+- `connect()` runs neonize's blocking `client.connect()` (through `set_proxy`'s proxy, if any) in a
+  worker thread of its own (a private capacity limiter, so hundreds of long-lived connections never
+  starve trio's shared thread pool).
 - neonize calls our handlers on threads of the Go runtime. A handler maps the event (downloads
   incoming media, decrypts a poll vote) right there, then hands the result to the `EventPipe`.
 - Every other neonize call (sending, reacting, receipts, presence, pairing code, contacts, logout,
@@ -24,6 +25,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, closing
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
@@ -85,6 +87,7 @@ class NeonizeSession(NeonizeAccountCalls):
         self._new_client = new_client or _new_neonize_client
         self._client: NewClient | None = None
         self._pipe: EventPipe | None = None
+        self._proxy: str | None = None  # `set_proxy`: neonize's `ProxySettings` at each connect
         # The gate around calls into Go (see the module docstring).
         self._gate = threading.Condition()
         self._connection_up = False
@@ -269,7 +272,11 @@ class NeonizeSession(NeonizeAccountCalls):
         finally:
             self._pipe = None
 
+    def set_proxy(self, url: str | None) -> None:
+        self._proxy = url or None
+
     async def connect(self, emit: Emit) -> None:
+        from neonize.client import ProxySettings
         from neonize.exc import NeonizeError
 
         if self._pipe is not None:
@@ -280,9 +287,11 @@ class NeonizeSession(NeonizeAccountCalls):
                 self._connection_up = True
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._stop_when_ended, handle.pipe)
+                settings = ProxySettings(proxy_address=self._proxy) if self._proxy else None
+                dialled = SimpleNamespace(connect=lambda: handle.client.connect(settings))  # what `dial` connects
                 try:
                     # Not abandoned on cancel: the sibling task stops the client, which ends this call.
-                    await trio.to_thread.run_sync(dial, handle.client, limiter=trio.CapacityLimiter(1))
+                    await trio.to_thread.run_sync(dial, dialled, limiter=trio.CapacityLimiter(1))
                 except NeonizeError as exc:
                     failure = exc
                 nursery.cancel_scope.cancel()

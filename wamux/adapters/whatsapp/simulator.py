@@ -5,10 +5,11 @@ until scanned, random message ids, receipts, drops, unlinking from the phone, an
 book, a directory of who has WhatsApp (with LIDs and profiles, `simulator_people`), groups
 with WhatsApp's admin rules and invite codes (`simulator_groups`, `simulator_account`), calls,
 and injected faults (failed or slow sends, crashes, failed connects, a connection that stops
-answering). Whatever the instance sends (messages of every kind, reactions, edits, revokes,
-read receipts, presence, group operations, call rejections) lands in its outbox
-(`simulator_outbox`). The simulated phones persist under `DATA_DIR/simulator/`
-(`simulator_phone`), so a restarted server finds them linked, with their groups.
+answering, a network that refuses every connect: `unreachable`). Each connect records the proxy
+it went through (`connection`). Whatever the instance sends (messages of every kind, reactions,
+edits, revokes, read receipts, presence, group operations, call rejections) lands in its outbox
+(`simulator_outbox`). The simulated phones persist under `DATA_DIR/simulator/` (`simulator_phone`),
+so a restarted server finds them linked, with their groups.
 
 What the routes deliver (`deliver`) arrives as WhatsApp would push it: a message from a `@lid`
 sender whose phone the directory knows comes after an `IdentityIn` (WhatsApp's sender alt); group
@@ -32,6 +33,7 @@ import trio
 from wamux.adapters.whatsapp import simulator_groups as groups
 from wamux.adapters.whatsapp import simulator_outbox as wire
 from wamux.adapters.whatsapp.simulator_account import SimulatorAccount
+from wamux.adapters.whatsapp.simulator_history import generated_history
 from wamux.adapters.whatsapp.simulator_people import answer_numbers, directory_from, phone_of_lid
 from wamux.adapters.whatsapp.simulator_phone import Phone, read_phone, write_phone
 from wamux.adapters.whatsapp.vcard import card_vcard
@@ -57,6 +59,7 @@ from wamux.core.ports import (
 )
 from wamux.domain.errors import Conflict, NotFound, ValidationFailed
 from wamux.domain.ids import random_message_id
+from wamux.domain.proxy import mask_proxy
 
 QR_REFRESH_S = 20.0
 FAULT_KEYS = {
@@ -66,7 +69,13 @@ FAULT_KEYS = {
     "crashNextConnects": int,
     "unresponsive": bool,
     "permanentConnectFailure": bool,
+    "unreachable": bool,  # the network switch: every connect is refused until it is set back
 }
+# What a connect says while the network is off: the words neonize reports for a refused connection.
+REFUSED = (
+    "could not connect to WhatsApp: failed to dial whatsapp web websocket: "
+    "dial tcp web.whatsapp.com:443: connect: connection refused"
+)
 
 
 def random_qr() -> str:
@@ -87,6 +96,8 @@ class SimulatorSession(SimulatorAccount):
         self._scan_identity: tuple[str, str | None] | None = None
         self._dropped = trio.Event()
         self._drop: ConnectionLost | None = None
+        self.proxy: str | None = None  # what `set_proxy` said (in clear, as a real session needs it)
+        self.connects: list[str | None] = []  # the proxy each connect went through, oldest first
 
     @property
     def phone(self) -> Phone:
@@ -109,7 +120,11 @@ class SimulatorSession(SimulatorAccount):
             return True
         return False
 
+    def set_proxy(self, url: str | None) -> None:
+        self.proxy = url
+
     async def connect(self, emit: Emit) -> None:
+        self.connects.append(self.proxy)
         if self._take_fault("crashNextConnects"):
             raise RuntimeError("simulated actor crash")
         await trio.sleep(0.01)  # a network round trip
@@ -117,6 +132,8 @@ class SimulatorSession(SimulatorAccount):
             raise TransportError("simulated: client outdated", retryable=False, code="client_outdated")
         if self._take_fault("failNextConnects"):
             raise TransportError("simulated: could not reach WhatsApp", code="connect_failed")
+        if self.phone.faults.get("unreachable"):
+            raise TransportError(REFUSED, code="connect_failed")
         self.emit = emit
         self._dropped = trio.Event()
         self._drop = None
@@ -126,7 +143,10 @@ class SimulatorSession(SimulatorAccount):
                     self._scanned = trio.Event()
                     await emit(QrCode(random_qr()))
                     with trio.move_on_after(self.transport.qr_interval_s):
-                        await self._scanned.wait()
+                        await self._scanned.wait()  # `drop` wakes it too
+                    if self._dropped.is_set():  # the network went away while the code was shown
+                        await emit(self._drop or ConnectionLost(reason="connection_lost"))
+                        return
                     if self._scanned.is_set():
                         break
                 assert self._scan_identity is not None
@@ -229,6 +249,8 @@ class SimulatorSession(SimulatorAccount):
     def drop(self, lost: ConnectionLost) -> None:
         self._drop = lost
         self._dropped.set()
+        if self._scanned is not None:
+            self._scanned.set()  # ends a QR code's wait: `connect` sees the drop first
 
 
 class SimulatorTransport:
@@ -324,6 +346,17 @@ class SimulatorTransport:
             await session.emit(IdentityIn(lid=sender, phone_jid=known_phone))
         await session.emit(event)
 
+    async def history(self, instance_id: str, chats: int, per_chat: int) -> int:
+        """Push a generated history sync (`simulator_history`), chunk by chunk; answers how many messages."""
+        session = self._online(instance_id)
+        pushed = 0
+        for chunk in generated_history(instance_id, chats, per_chat, int(time.time())):
+            if session.emit is None:
+                raise Conflict("the simulated phone disconnected during the sync", details={"status": "not_connected"})
+            await session.emit(chunk)
+            pushed += len(chunk.messages)
+        return pushed
+
     async def receipt(self, instance_id: str, message_id: str, status: str) -> None:
         session = self._online(instance_id)
         if status not in ("delivered", "read"):
@@ -358,6 +391,11 @@ class SimulatorTransport:
         self._session(instance_id)
         return copy.deepcopy(self.phone(instance_id).outbox)
 
+    def connection(self, instance_id: str) -> dict[str, Any]:
+        session = self._session(instance_id)
+        last = session.connects[-1] if session.connects else None
+        return {"connected": session.connected, "connects": len(session.connects), "proxy": mask_proxy(last)}
+
     def set_faults(self, instance_id: str, faults: dict[str, Any]) -> dict[str, Any]:
         self._session(instance_id)
         current = self.phone(instance_id).faults
@@ -370,4 +408,7 @@ class SimulatorTransport:
             if kind is bool and not isinstance(value, bool):
                 raise ValidationFailed(f"{key} must be true or false", details={key: "invalid"})
             current[key] = value
+        session = self.sessions[instance_id]
+        if current.get("unreachable") and session.emit is not None:
+            session.drop(ConnectionLost(reason="connection_lost"))  # the network went away under the connection
         return dict(current)

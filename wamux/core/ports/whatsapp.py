@@ -85,6 +85,12 @@ class WhatsAppSession(AccountSession, Protocol):
     def has_credentials(self) -> bool:
         """True when a device is linked, so connecting needs no QR."""
 
+    def set_proxy(self, url: str | None) -> None:
+        """The proxy every later `connect` goes through (an `http`, `https` or `socks5` URL, with its
+        credentials in clear), or None for none. A session starts without one; the actor says so
+        only when the instance's proxy differs from what it told the session last.
+        """
+
     async def connect(self, emit: Emit) -> None:
         """Connect and stay connected, reporting through `emit`, until the connection ends.
 
@@ -158,6 +164,10 @@ class SimulatorControl(Protocol):
     def set_groups(self, instance_id: str, groups: list[GroupInfo]) -> None:
         """The groups the simulated account is in; group operations then behave as WhatsApp would."""
 
+    async def history(self, instance_id: str, chats: int, per_chat: int) -> int:
+        """Push a generated history sync of `chats` × `per_chat` messages, chunk by chunk, each handled before
+        the next; answers how many messages it pushed."""
+
     async def receipt(self, instance_id: str, message_id: str, status: str) -> None: ...
 
     async def disconnect(self, instance_id: str, reason: str, logged_out: bool) -> None: ...
@@ -165,5 +175,8 @@ class SimulatorControl(Protocol):
     def set_contacts(self, instance_id: str, contacts: list[RemoteContact]) -> None: ...
 
     def outbox(self, instance_id: str) -> list[dict[str, Any]]: ...
+
+    def connection(self, instance_id: str) -> dict[str, Any]:
+        """How the session connects: `connected`, `connects` (so far) and the `proxy` of the last connect, masked."""
 
     def set_faults(self, instance_id: str, faults: dict[str, Any]) -> dict[str, Any]: ...

@@ -104,6 +104,7 @@ class IncomingMessage:
     location: Location | None = None
     contacts: tuple[ContactCard, ...] = ()
     poll: Poll | None = None
+    file_size: int | None = None  # bytes of the media file as WhatsApp announced it (history: never downloaded)
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,22 @@ class PresenceIn:
     state: str  # typing | recording | paused | available | unavailable
 
 
+@dataclass(frozen=True)
+class HistoryIn:
+    """One chunk of the past chats WhatsApp pushes after a device is linked (history sync).
+
+    The messages are `IncomingMessage`s without media bytes: history media are never downloaded
+    (kind, caption, mime type, file name and `file_size` are kept). `contacts` are the push names
+    the chunk names; `chats` counts its conversations; `progress` is WhatsApp's 0..100 when it says.
+    """
+
+    messages: tuple[IncomingMessage, ...]
+    chats: int = 0
+    progress: int | None = None
+    sync_type: str | None = None  # INITIAL_BOOTSTRAP, RECENT, FULL, PUSH_NAME, ON_DEMAND, ... (lower case)
+    contacts: tuple[ContactUpdate, ...] = ()
+
+
 TransportEvent = (
     QrCode
     | PairSuccess
@@ -202,5 +219,6 @@ TransportEvent = (
     | GroupParticipantsIn
     | CallIn
     | IdentityIn
+    | HistoryIn
 )
 Emit = Callable[[TransportEvent], Awaitable[None]]

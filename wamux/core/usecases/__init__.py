@@ -18,6 +18,7 @@ from wamux.core.usecases.instances import InstanceUseCases
 from wamux.core.usecases.messaging import MessagingUseCases
 from wamux.core.usecases.people import PeopleUseCases
 from wamux.core.usecases.usage import UsageUseCases
+from wamux.core.usecases.webhooks import WebhookUseCases
 
 __all__ = [
     "ChatActionUseCases",
@@ -28,6 +29,7 @@ __all__ = [
     "PeopleUseCases",
     "UsageUseCases",
     "UseCases",
+    "WebhookUseCases",
 ]
 
 
@@ -40,3 +42,11 @@ class UseCases:
     groups: GroupUseCases
     people: PeopleUseCases
     usage: UsageUseCases
+    # Built by the composition root; None only in test rigs that run no webhook dispatcher.
+    webhook_targets: WebhookUseCases | None = None
+
+    @property
+    def webhooks(self) -> WebhookUseCases:
+        if self.webhook_targets is None:
+            raise RuntimeError("this build has no webhook dispatcher")
+        return self.webhook_targets

@@ -11,8 +11,9 @@ One module per kind of fact, all re-exported here (`from wamux.domain.events imp
     connection   the WhatsApp connection (QR, pairing, connected, logged out …)
     messages     messages and chats — where new message events go
     contacts     the address book
+    history      the past chats WhatsApp pushes at link time (history sync)
     usage        API calls and limits
-    webhooks     webhook deliveries
+    webhooks     webhook targets and deliveries
 
 A stored event decodes by its wire name alone: never rename a `type` or a field of a recorded event.
 """
@@ -47,6 +48,7 @@ from wamux.domain.events.connection import (
     ReconnectRequested,
 )
 from wamux.domain.events.contacts import ContactSaved, ContactsImported
+from wamux.domain.events.history import HISTORY_BATCH, HistorySynced, compact_message, history_message
 from wamux.domain.events.instances import (
     INSTANCE_LIFECYCLE_TYPES,
     InstanceCreated,
@@ -76,16 +78,29 @@ from wamux.domain.events.users import (
     UserDeleted,
     UserUpdated,
 )
-from wamux.domain.events.webhooks import WebhookDelivered, WebhookFailed, WebhookRetryRequested
+from wamux.domain.events.webhooks import (
+    DEFAULT_WEBHOOK_ID,
+    WEBHOOK_TARGET_TYPES,
+    WebhookDelivered,
+    WebhookFailed,
+    WebhookReplayQueued,
+    WebhookRetryRequested,
+    WebhookTargetAdded,
+    WebhookTargetRemoved,
+    WebhookTargetUpdated,
+)
 
 __all__ = [
     "CONNECTION_TYPES",
+    "DEFAULT_WEBHOOK_ID",
     "EVENT_TYPES",
     "GROUP_TYPES",
+    "HISTORY_BATCH",
     "INSTANCE_LIFECYCLE_TYPES",
     "MESSAGE_TYPES",
     "REDACTED",
     "USER_EVENT_TYPES",
+    "WEBHOOK_TARGET_TYPES",
     "ApiCallsRecorded",
     "ApiKeyRotated",
     "CallReceived",
@@ -99,6 +114,7 @@ __all__ = [
     "GroupParticipantsChanged",
     "GroupUpdated",
     "GroupsSynced",
+    "HistorySynced",
     "IdentityLearned",
     "InstanceCreated",
     "InstanceDeleted",
@@ -125,8 +141,14 @@ __all__ = [
     "UserUpdated",
     "WebhookDelivered",
     "WebhookFailed",
+    "WebhookReplayQueued",
     "WebhookRetryRequested",
+    "WebhookTargetAdded",
+    "WebhookTargetRemoved",
+    "WebhookTargetUpdated",
     "WebhookUpdated",
+    "compact_message",
+    "history_message",
     "map_secrets",
     "redact_secrets",
     "register",

@@ -86,6 +86,9 @@ class CallReceived(DomainEvent):
     is_group: bool = False
     rejected: bool = False
     reply_message_id: str | None = None  # the message sent to the caller after rejecting
+    # `from_jid` names the caller by phone when known; `from_lid` is their LID (API-2 §5). Older events
+    # have no `from_lid`: their `from_jid` is as WhatsApp named the caller (a LID or a phone JID).
+    from_lid: str | None = None
 
 
 GROUP_TYPES = type_names(GroupJoined, GroupUpdated, GroupParticipantsChanged, GroupsSynced)

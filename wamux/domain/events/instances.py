@@ -12,7 +12,7 @@ from wamux.domain.events.base import DomainEvent, register, type_names
 @dataclass(frozen=True)
 class InstanceCreated(DomainEvent):
     type: ClassVar[str] = "created"
-    secret_fields: ClassVar[tuple[str, ...]] = ("webhook_settings.secret",)
+    secret_fields: ClassVar[tuple[str, ...]] = ("webhook_settings.secret", "settings.proxy")
     instance_id: str
     user_id: str
     name: str
@@ -28,6 +28,7 @@ class InstanceCreated(DomainEvent):
 @dataclass(frozen=True)
 class InstanceUpdated(DomainEvent):
     type: ClassVar[str] = "updated"
+    secret_fields: ClassVar[tuple[str, ...]] = ("changes.settings.proxy",)
     instance_id: str
     changes: dict[str, Any] = field(default_factory=dict)
 

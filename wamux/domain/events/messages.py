@@ -3,6 +3,11 @@
 The home of every message event: a new one (a reaction, an edit, a revoke, a poll vote, presence …)
 is a frozen dataclass here with `@register` and its wire `type`; add it to MESSAGE_TYPES when the
 messages read model follows it, and give it its audiences in `wamux/domain/catalog.py`.
+
+People are named as API-2 §5 wants: a person's JID field (`to`, `sender_jid`, a 1:1 `chat_jid`) holds
+the phone JID when the instance knows it, else what WhatsApp said (a LID); the `*_lid` field beside it
+holds that person's LID when known (the LID itself when only the LID is known). Both default to the
+older shape, so events recorded before they existed still load.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class MessageSent(DomainEvent):
     location: dict[str, Any] | None = None  # {latitude, longitude, name, address}
     contacts: list[dict[str, Any]] = field(default_factory=list)  # [{name, phone, vcard, organization}]
     poll: dict[str, Any] | None = None  # {question, options, selectableCount}
+    to_lid: str | None = None  # the LID of the person `to` names (a group has none)
 
 
 @register
@@ -48,6 +54,7 @@ class MessageFailed(DomainEvent):
     message_type: str
     reason: str
     body: str | None = None
+    to_lid: str | None = None
 
 
 @register
@@ -79,6 +86,8 @@ class MessageReceived(DomainEvent):
     location: dict[str, Any] | None = None  # {latitude, longitude, name, address}
     contacts: list[dict[str, Any]] = field(default_factory=list)  # [{name, phone, vcard, organization}]
     poll: dict[str, Any] | None = None  # {question, options, selectableCount}
+    from_lid: str | None = None  # the sender's LID
+    chat_lid: str | None = None  # the LID of the person a 1:1 chat is with (a group has none)
 
 
 @register
@@ -90,6 +99,7 @@ class MessageStatusChanged(DomainEvent):
     status: str
     chat_jid: str | None = None
     from_me: bool = True
+    chat_lid: str | None = None
 
 
 @register
@@ -114,6 +124,8 @@ class MessageReaction(DomainEvent):
     emoji: str
     from_me: bool = False
     reaction_id: str | None = None  # WhatsApp's id of the reaction message itself, when we sent it
+    from_lid: str | None = None
+    chat_lid: str | None = None
 
 
 @register
@@ -126,6 +138,8 @@ class MessageEdited(DomainEvent):
     sender_jid: str
     body: str
     from_me: bool = False
+    from_lid: str | None = None
+    chat_lid: str | None = None
 
 
 @register
@@ -139,6 +153,8 @@ class MessageRevoked(DomainEvent):
     chat_jid: str
     sender_jid: str
     from_me: bool = False
+    from_lid: str | None = None
+    chat_lid: str | None = None
 
 
 @register
@@ -153,6 +169,8 @@ class PollVoted(DomainEvent):
     sender_jid: str
     selected_options: list[str] = field(default_factory=list)
     from_me: bool = False
+    from_lid: str | None = None
+    chat_lid: str | None = None
 
 
 @register
@@ -165,6 +183,8 @@ class PresenceUpdated(DomainEvent):
     chat_jid: str
     sender_jid: str
     state: str
+    from_lid: str | None = None
+    chat_lid: str | None = None
 
 
 # The topics the messages read model (history and chats) follows.

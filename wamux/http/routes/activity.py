@@ -24,6 +24,7 @@ from wamux.domain.events import (
     WebhookUpdated,
 )
 from wamux.domain.phones import jid_number
+from wamux.domain.proxy import masked_settings
 from wamux.http.auth import owned_instance
 from wamux.http.bodies import date_arg, int_arg, list_arg, pagination
 from wamux.http.services import Services
@@ -37,7 +38,9 @@ def details(recorded: RecordedEvent) -> dict[str, Any]:
     if isinstance(e, InstanceCreated):
         return {"name": e.name, "webhookEnabled": e.webhook_enabled, "limits": e.limits}
     if isinstance(e, InstanceUpdated):
-        return {"changed": sorted(e.changes), **{k: v for k, v in e.changes.items()}}
+        # The proxy's password never leaves the log in clear (API-2 §5).
+        changes = {k: masked_settings(v) if k == "settings" else v for k, v in e.changes.items()}
+        return {"changed": sorted(changes), **changes}
     if isinstance(e, WebhookUpdated):
         return {"changed": e.changed, "webhookUrl": e.webhook_url, "webhookEnabled": e.webhook_enabled}
     if isinstance(e, QrReceived):
@@ -45,7 +48,7 @@ def details(recorded: RecordedEvent) -> dict[str, Any]:
     if isinstance(e, PairingCodeRequested):
         return {"phone": e.phone}
     if isinstance(e, Connected):
-        return {"phone": e.jid, "pushName": e.push_name}
+        return {"phone": jid_number(e.jid) if e.jid else None, "jid": e.jid, "pushName": e.push_name}
     if isinstance(e, Disconnected):
         return {"reason": e.reason, "willReconnect": e.will_reconnect}
     if isinstance(e, LoggedOut):

@@ -11,7 +11,16 @@ from wamux.core.usecases.messaging import SEND_AS
 from wamux.domain.errors import NotFound, ValidationFailed
 from wamux.domain.phones import to_jid
 from wamux.http.auth import current_user, owned_instance
-from wamux.http.bodies import body_limit, check_text_pairs, date_arg, int_arg, json_body, pagination, text_field
+from wamux.http.bodies import (
+    body_limit,
+    check_text_pairs,
+    date_arg,
+    int_arg,
+    json_body,
+    pagination,
+    text_arg,
+    text_field,
+)
 from wamux.http.errors import ApiError
 from wamux.http.media_headers import served_mime, stored_media_headers
 from wamux.http.routes.message_actions import send_options, sent
@@ -133,7 +142,10 @@ async def chat_messages(instance_id: str, chat_id: str) -> Response:
     limit = int_arg("limit", 50, low=1, high=1000)
     skip = int_arg("skip", 0, low=0, high=10**9)
     start, end = date_arg("startDate"), date_arg("endDate")
-    page = await s.queries.chat_messages(actor.id, jid, start_ms=start, end_ms=end, skip=skip, limit=limit)
+    search = text_arg("search", max_len=200).strip() or None
+    page = await s.queries.chat_messages(
+        actor.id, jid, start_ms=start, end_ms=end, search=search, skip=skip, limit=limit
+    )
     return jsonify(
         {"messages": [public_message(r) for r in page.rows], "pagination": pagination(page.total, limit, skip)}
     )

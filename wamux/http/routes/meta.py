@@ -50,5 +50,7 @@ async def meta() -> Response:
             "activityActions": list(ACTIVITY_TYPES),
             "deliveryStatuses": list(DELIVERY_STATUSES),
             "limits": limits(s),
+            # Which WhatsApp the server speaks to: the web manager offers its simulator panel only for `simulator`.
+            "transport": "simulator" if s.simulator is not None else "neonize",
         }
     )

@@ -44,6 +44,10 @@ from wamux.http.services import Services
 bp = Blueprint("simulator", __name__)
 MAX_DIRECTORY = 10_000
 MAX_GROUPS = 1_000
+# A simulated history sync: at most this many chats, messages per chat, and messages in all.
+HISTORY_CHATS = 1_000
+HISTORY_PER_CHAT = 1_000
+HISTORY_MESSAGES = 200_000
 
 
 def control() -> tuple[Services, SimulatorControl]:
@@ -131,6 +135,19 @@ async def call(instance_id: str) -> Response:
     return ok({"callId": event.call_id})
 
 
+@bp.post("/api/simulator/instances/<instance_id>/history")
+async def history(instance_id: str) -> Response:
+    """WhatsApp pushes a generated history sync of `chats` × `messagesPerChat` messages; answers once it is recorded."""
+    s, sim = control()
+    owned_instance(s, instance_id)
+    body = await json_body()
+    chats = _count(body, "chats", HISTORY_CHATS)
+    per_chat = _count(body, "messagesPerChat", HISTORY_PER_CHAT)
+    if chats * per_chat > HISTORY_MESSAGES:
+        raise invalid("messagesPerChat", f"chats × messagesPerChat must be at most {HISTORY_MESSAGES:,}")
+    return jsonify({"messages": await sim.history(instance_id, chats, per_chat), "chats": chats})
+
+
 @bp.post("/api/simulator/instances/<instance_id>/receipt")
 async def receipt(instance_id: str) -> Response:
     s, sim = control()
@@ -189,6 +206,14 @@ async def outbox(instance_id: str) -> Response:
     return jsonify({"messages": sim.outbox(instance_id)})
 
 
+@bp.get("/api/simulator/instances/<instance_id>/connection")
+async def connection(instance_id: str) -> Response:
+    """How the simulated session connects: `connected`, `connects` so far, the last connect's `proxy` (masked)."""
+    s, sim = control()
+    owned_instance(s, instance_id)
+    return jsonify(sim.connection(instance_id))
+
+
 @bp.post("/api/simulator/instances/<instance_id>/faults")
 async def faults(instance_id: str) -> Response:
     s, sim = control()
@@ -197,7 +222,27 @@ async def faults(instance_id: str) -> Response:
     return ok({"faults": sim.set_faults(instance_id, body)})
 
 
+@bp.post("/api/simulator/instances/<instance_id>/network")
+async def network(instance_id: str) -> Response:
+    """`{"reachable": false}`: every connect is refused ("connection refused") until `true` again."""
+    s, sim = control()
+    owned_instance(s, instance_id)
+    body = await json_body()
+    reachable = body.get("reachable")
+    if not isinstance(reachable, bool):
+        raise invalid("reachable", "reachable must be true or false", "required" if reachable is None else "invalid")
+    sim.set_faults(instance_id, {"unreachable": not reachable})
+    return ok({"reachable": reachable})
+
+
 # ---- what stages the network ----------------------------------------------------------------------
+
+
+def _count(body: dict[str, object], name: str, high: int) -> int:
+    value = body.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
+        raise invalid(name, f"{name} must be an integer from 1 to {high:,}", "required" if value is None else "invalid")
+    return value
 
 
 def _object(item: object, field: str) -> dict[str, object]:

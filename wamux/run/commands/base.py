@@ -6,7 +6,10 @@ import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from dotenv import dotenv_values
 
 from wamux.run.config import ConfigError, Settings, load_settings
 
@@ -15,6 +18,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 SERVE_LOCK = "wamux.lock"
+ENV_FILE = ".env"  # read from the working directory, as `load_settings` does
 
 
 class CommandFailed(Exception):
@@ -23,6 +27,15 @@ class CommandFailed(Exception):
     def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
         super().__init__(message)
         self.code = code
+
+
+def setting_source(name: str, default: str) -> str:
+    """Where a variable's value comes from, as `load_settings` reads it: the environment wins over `.env`."""
+    if name in os.environ:  # even when empty: it hides `.env`'s value, and empty means the default
+        return f"from the environment ({name})" if os.environ[name].strip() else f"{name} empty (default {default})"
+    if Path(ENV_FILE).is_file() and (dotenv_values(ENV_FILE).get(name) or "").strip():
+        return f"from {ENV_FILE} ({name})"
+    return f"{name} not set (default {default})"
 
 
 def command_settings() -> Settings:

@@ -1,23 +1,27 @@
 """`wamux doctor`: check what the server needs before it starts, one line per check.
 
 Only a `fail` makes the exit code 1; a `warn` is something the server runs without (ffmpeg for
-voice notes, Pillow for stickers, neonize while the simulator is the transport).
+voice notes, Pillow for stickers, neonize while the simulator is the transport). A taken PORT fails,
+unless the server of this very DATA_DIR is the one holding it.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import fcntl
 import importlib
 import importlib.util
 import platform
 import shutil
+import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from wamux import __version__
-from wamux.run.commands.base import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from wamux.run.commands.base import EXIT_FAILED, EXIT_OK, EXIT_USAGE, SERVE_LOCK
 from wamux.run.commands.store import store_in_force
 from wamux.run.config import ConfigError, Settings, load_settings
 from wamux.run.logs import setup_logging
@@ -52,7 +56,7 @@ def check_mongod(settings: Settings) -> Check:
         return Check("mongod", "skip", f"provider is {settings.database_provider}")
     from pymongo import MongoClient
 
-    from wamux.run.store_switch import mask_url
+    from wamux.run.store_switch import mask_url, mongo_cause, mongo_place
 
     client: MongoClient[dict[str, Any]] = MongoClient(
         settings.database_url, serverSelectionTimeoutMS=MONGO_PING_TIMEOUT_MS
@@ -60,9 +64,8 @@ def check_mongod(settings: Settings) -> Check:
     try:
         version = client.server_info()["version"]
     except Exception as exc:
-        # pymongo appends its whole topology description: keep the first cause only
-        reason = str(exc).split(", Timeout:")[0].split(" (configured timeouts")[0]
-        return Check("mongod", "fail", f"{mask_url(settings.database_url)} unreachable: {reason}")
+        # pymongo appends its whole topology description: keep the cause only
+        return Check("mongod", "fail", f"cannot reach {mongo_place(settings.database_url)}: {mongo_cause(exc)}")
     finally:
         client.close()
     return Check("mongod", "ok", f"{mask_url(settings.database_url)} (MongoDB {version})")
@@ -82,6 +85,50 @@ def check_store(settings: Settings, mongod: Check) -> Check:
     except Exception as exc:
         return Check("event store", "fail", f"{provider}: {type(exc).__name__}: {exc}")
     return Check("event store", "ok", f"{provider}, head position {head}")
+
+
+def _lock_holder(settings: Settings) -> str | None:
+    """The pid a running `wamux serve` wrote in DATA_DIR's lock, or None when no server holds it.
+
+    Only looked at once the port is taken: a shared lock held for an instant, never the exclusive one.
+    """
+    path = settings.data_dir / SERVE_LOCK
+    if not path.is_file():
+        return None
+    with open(path) as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return fh.read().strip() or "?"
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return None
+
+
+def check_port(settings: Settings) -> Check:
+    """PORT is free on HOST (bound for an instant, as the server binds it), or held by this DATA_DIR's server."""
+    host, port = settings.host, settings.port
+    if port == 0:
+        return Check("port", "skip", "PORT=0: the server takes any free port")
+    where = f"port {port} on {host}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server: TIME_WAIT is no owner
+            probe.bind(address)
+    except socket.gaierror as exc:
+        return Check("port", "fail", f"HOST {host} does not resolve ({exc.strerror}): set HOST")
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            holder = _lock_holder(settings)
+            if holder is not None:
+                return Check("port", "ok", f"{where} in use by the wamux server of this DATA_DIR (pid {holder})")
+            return Check("port", "fail", f"{where} in use: stop what listens there or set PORT")
+        if exc.errno == errno.EADDRNOTAVAIL:
+            return Check("port", "fail", f"cannot listen on {host}: no such address on this machine (set HOST)")
+        if exc.errno == errno.EACCES:
+            return Check("port", "fail", f"{where}: permission denied (ports below 1024 need privileges; set PORT)")
+        return Check("port", "fail", f"{where}: {exc.strerror or exc}")
+    return Check("port", "ok", f"{where} free")
 
 
 def _neonize_binary(package_dir: Path) -> Path:
@@ -148,11 +195,12 @@ def doctor_checks() -> tuple[list[Check], int]:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        skipped = [Check(n, "skip", "needs a valid configuration") for n in ("disk space", "mongod", "event store")]
+        names = ("port", "disk space", "mongod", "event store")
+        skipped = [Check(n, "skip", "needs a valid configuration") for n in names]
         return [Check("configuration", "fail", str(exc)), *skipped, check_ffmpeg(), check_pillow()], EXIT_USAGE
     settings, source = store_in_force(settings)
-    checks = [Check("configuration", "ok", f"store {settings.database_provider} from {source}")]
-    checks.append(check_disk(settings))
+    checks = [Check("configuration", "ok", f"store {settings.database_provider}, {source}")]
+    checks += [check_port(settings), check_disk(settings)]
     mongod = check_mongod(settings)
     checks += [mongod, check_store(settings, mongod), check_neonize(settings), check_ffmpeg(), check_pillow()]
     return checks, EXIT_FAILED if any(c.status == "fail" for c in checks) else EXIT_OK

@@ -63,8 +63,7 @@ def startup_failure(exc: BaseException, settings: Settings) -> str | None:
             where = leaf.filename or settings.data_dir.absolute()
             return f"cannot write {where}: permission denied (set DATA_DIR to a writable directory)"
         if type(leaf).__name__ in ("ServerSelectionTimeoutError", "ConnectionFailure", "AutoReconnect"):
-            from wamux.run.store_switch import mask_url
+            from wamux.run.store_switch import mongo_cause, mongo_place
 
-            cause = str(leaf).split("(configured timeouts")[0].split(",")[0].strip()
-            return f"cannot reach MongoDB at {mask_url(settings.database_url)}: {cause}"
+            return f"cannot reach MongoDB at {mongo_place(settings.database_url)}: {mongo_cause(leaf)}"
     return None

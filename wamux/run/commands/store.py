@@ -8,7 +8,14 @@ from typing import Any
 
 import trio
 
-from wamux.run.commands.base import EXIT_OK, CommandFailed, command_settings, progress_bar, server_stopped
+from wamux.run.commands.base import (
+    EXIT_OK,
+    CommandFailed,
+    command_settings,
+    progress_bar,
+    server_stopped,
+    setting_source,
+)
 from wamux.run.commands.offline import beside, open_storage, run_with_writer
 from wamux.run.config import Settings
 from wamux.run.logs import setup_logging
@@ -19,9 +26,9 @@ def store_in_force(settings: Settings) -> tuple[Settings, str]:
     from wamux.run.store_switch import effective_settings, read_choice
 
     source = (
-        f"{settings.provider_file} (a store switch)"
+        f"from {settings.provider_file} (a store switch)"
         if read_choice(settings) is not None
-        else "environment (DATABASE_PROVIDER)"
+        else setting_source("DATABASE_PROVIDER", "sqlite")
     )
     return effective_settings(settings), source
 
