@@ -447,6 +447,17 @@ async def test_openapi_json_and_docs_page_need_no_auth(server: ServerProcess) ->
             got = await anon.get(asset)
             assert got.status_code == 200 and len(got.content) > 100, asset
         assert "/api/openapi.json" in (await anon.get("/vendor/swagger-ui/wamux-init.js")).text
+        # The guides the reference links to are served; nothing else of the folder or outside it.
+        linked = set(re.findall(r"\(/docs/guide/([a-z0-9-]+\.md)\)", spec()["info"]["description"]))
+        assert linked >= {"api.md", "webhooks.md"}
+        for name in linked:
+            got = await anon.get(f"/docs/guide/{name}")
+            assert got.status_code == 200 and got.headers["content-type"].startswith("text/markdown"), name
+        assert (await anon.get("/docs/guide/api.md")).text.startswith("#")
+        for bad in ("openapi.yaml", "nope.md", "API.md"):
+            assert (await anon.get(f"/docs/guide/{bad}")).status_code == 404, bad
+        outside = await anon.get("/docs/guide/..%2F..%2FREADME.md")
+        assert outside.status_code >= 400 and "wamux" not in outside.text.lower()[:200], outside.text[:200]
 
 
 @pytest.mark.parametrize("path", ["/api/openapi.json", "/docs"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ from wamux.domain.errors import NotFound
 bp = Blueprint("docs", __name__)
 
 # The one hand-written source of truth; it lives with the user docs, beside the package.
-SPEC_PATH = Path(__file__).resolve().parents[3] / "docs" / "openapi.yaml"
+DOCS_DIR = Path(__file__).resolve().parents[3] / "docs"
+SPEC_PATH = DOCS_DIR / "openapi.yaml"
+GUIDE_NAME = re.compile(r"[a-z0-9-]+\.md")  # a file of the docs folder itself: no path, no other kind
 _cache: dict[str, Any] = {}
 
 # Swagger UI is vendored under public/vendor/swagger-ui (served as static files): no CDN, no inline script.
@@ -62,3 +65,12 @@ async def openapi() -> Response:
 @bp.get("/docs")
 async def reference() -> Response:
     return Response(DOCS_HTML, mimetype="text/html", headers={"Content-Security-Policy": DOCS_CSP})
+
+
+@bp.get("/docs/guide/<name>")
+async def guide(name: str) -> Response:
+    """A guide the reference links to (`api.md`, `webhooks.md`, ...), as Markdown; any other name is 404."""
+    path = DOCS_DIR / name
+    if not GUIDE_NAME.fullmatch(name) or not path.is_file():
+        raise NotFound("no such guide")
+    return Response(path.read_text(encoding="utf-8"), mimetype="text/markdown", headers={"Cache-Control": "no-cache"})
