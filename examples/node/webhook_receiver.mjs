@@ -55,7 +55,9 @@ const server = createServer((req, res) => {
       return answer(res, 401, { error: "bad signature" });
     }
     const id = req.headers["x-webhook-id"] ?? "";
-    if (id && !firstTime(id)) return answer(res, 200, { duplicate: true });
+    // The id is the event's: every target of an instance gets the same one, so duplicates are per target.
+    const target = req.headers["x-webhook-target"] ?? "default";
+    if (id && !firstTime(`${target}:${id}`)) return answer(res, 200, { duplicate: true });
     let event;
     try {
       event = JSON.parse(body.toString("utf8"));
@@ -65,6 +67,7 @@ const server = createServer((req, res) => {
     const line = {
       id,
       event: req.headers["x-webhook-event"] ?? null,
+      target,
       attempt: req.headers["x-webhook-attempt"] ?? null,
       data: event.data ?? null,
     };

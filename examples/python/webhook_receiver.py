@@ -66,7 +66,10 @@ def make_handler(secret: str | None, seen: SeenIds) -> type[BaseHTTPRequestHandl
                 self.answer(401, {"error": "bad signature"})
                 return
             delivery_id = self.headers.get("X-Webhook-Id") or ""
-            if delivery_id and not seen.first_time(delivery_id):
+            # The id is the event's: every target of an instance gets the same one, so a receiver that
+            # serves several targets drops duplicates per target.
+            target = self.headers.get("X-Webhook-Target") or "default"
+            if delivery_id and not seen.first_time(f"{target}:{delivery_id}"):
                 self.answer(200, {"duplicate": True})
                 return
             try:
@@ -77,6 +80,7 @@ def make_handler(secret: str | None, seen: SeenIds) -> type[BaseHTTPRequestHandl
             line = {
                 "id": delivery_id,
                 "event": self.headers.get("X-Webhook-Event"),
+                "target": target,
                 "attempt": self.headers.get("X-Webhook-Attempt"),
                 "data": event.get("data"),
             }

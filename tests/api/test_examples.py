@@ -151,9 +151,13 @@ def test_webhook_receiver_checks_signatures_and_drops_duplicates(kind: str) -> N
     ).encode()
     with receiver(RECEIVERS[kind]) as (url, lines), httpx.Client(base_url=url, timeout=10) as http:
 
-        def post(signature: str | None, delivery_id: str, payload: bytes = body) -> httpx.Response:
+        def post(
+            signature: str | None, delivery_id: str, payload: bytes = body, target: str | None = None
+        ) -> httpx.Response:
             headers = {"Content-Type": "application/json", "X-Webhook-Event": "message_received"}
             headers["X-Webhook-Id"] = delivery_id
+            if target is not None:
+                headers["X-Webhook-Target"] = target
             if signature is not None:
                 headers["X-Webhook-Signature"] = signature
             return http.post("/webhook", content=payload, headers=headers)
@@ -164,11 +168,15 @@ def test_webhook_receiver_checks_signatures_and_drops_duplicates(kind: str) -> N
         assert post(None, "d4").status_code == 401
         assert post(signed(body), "d1").status_code == 200  # a retry of d1: accepted, not processed again
         assert post(signed(body).upper(), "d5").status_code == 200  # hex case does not matter
+        assert post(signed(body), "d5", target="wh_crm").status_code == 200  # the same event for another target
         printed = lines.wait_for(lambda line: line.startswith("{"))
         assert json.loads(printed) | {"attempt": None} == {
             "id": "d1",
             "event": "message_received",
+            "target": "default",
             "attempt": None,
             "data": {"instanceId": "i1", "from": "1@s.whatsapp.net", "body": "hi"},
         }
         assert json.loads(lines.wait_for(lambda line: line.startswith("{")))["id"] == "d5"  # d1 was not printed twice
+        other = json.loads(lines.wait_for(lambda line: line.startswith("{")))
+        assert (other["id"], other["target"]) == ("d5", "wh_crm")  # duplicates are per target
