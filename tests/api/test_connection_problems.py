@@ -99,9 +99,9 @@ async def test_a_linked_instance_without_network(admin: Api) -> None:
     assert r.status_code == 409 and r.json()["code"] == "already_connected" and r.json()["status"] == "connected"
 
     r = await admin.post(f"/api/simulator/instances/{iid}/network", json={"reachable": "no"})
-    assert r.status_code == 400 and r.json()["details"] == {"reachable": "invalid"}, r.text
+    assert r.status_code == 400 and r.json()["details"] == {"reachable": "reachable must be true or false"}, r.text
     r = await admin.post(f"/api/simulator/instances/{iid}/network", json={})
-    assert r.status_code == 400 and r.json()["details"] == {"reachable": "required"}, r.text
+    assert r.status_code == 400 and r.json()["details"] == {"reachable": "reachable must be true or false"}, r.text
 
 
 async def test_a_restart_resumes_an_instance_that_was_retrying(server_factory: Callable[..., ServerProcess]) -> None:

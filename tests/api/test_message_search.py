@@ -60,4 +60,4 @@ async def test_search_finds_text_captions_and_edits_case_insensitively(admin: Ap
     blank = await admin.get(f"/api/instances/{iid}/chats/{PEER}/messages", params={"search": "   "})
     assert check(blank, "GET", PATH, 200)["pagination"]["total"] == everything["pagination"]["total"] == 4
     r = await admin.get(f"/api/instances/{iid}/chats/{PEER}/messages", params={"search": "x" * 201})
-    assert check(r, "GET", PATH, 400)["details"] == {"search": "too long"}
+    assert check(r, "GET", PATH, 400)["details"] == {"search": "search must be at most 200 characters"}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
 
-from wamux.domain.errors import Conflict, ValidationFailed
+from wamux.domain.errors import Conflict, Problems, UrlNotAllowed, ValidationFailed
 from wamux.domain.events import (
     Connected,
     Disconnected,
@@ -222,6 +223,71 @@ def test_update_validation(body: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationFailed) as info:
         created().update(body)
     assert info.value.details is not None and field in info.value.details
+
+
+def test_create_reports_every_problem_of_the_body_at_once() -> None:
+    body = {
+        "name": "",
+        "description": 3,
+        "webhookUrl": "ftp://nope",
+        "maxRetries": 99,
+        "limits": {"period": "week", "maxApiCalls": -1, "maxCalls": 1, "extra": 2},
+        "settings": {"colour": "blue", "shade": 1, "sendIntervalMs": -1},
+        "webhookSettings": {"bogus": 1},
+    }
+    with pytest.raises(ValidationFailed) as info:
+        Instance.create(IID, "u", body)
+    details = info.value.details
+    assert details is not None and info.value.code == "validation_error"
+    assert set(details) == {
+        "name",
+        "description",
+        "webhookUrl",
+        "maxRetries",
+        "bogus",
+        "limits.maxApiCalls",
+        "limits.period",
+        "limits",
+        "settings",
+        "settings.sendIntervalMs",
+    }, details
+    assert details["name"] == "name is required"
+    assert details["limits"] == "unknown limits extra, maxCalls"
+    assert details["settings"] == "unknown settings colour, shade"
+    # Sentences, not codes (the outbound rule's own code is made a sentence at the HTTP edge).
+    assert all(isinstance(v, str) and " " in v for k, v in details.items() if k != "webhookUrl"), details
+    assert "name is required" in info.value.message and "maxRetries" in info.value.message
+
+
+def test_update_reports_every_problem_at_once_and_changes_nothing() -> None:
+    instance = created()
+    body = {"name": 5, "webhookEnabled": "yes", "webhookSettings": {"notifyRead": 1, "retryInterval": -5}}
+    with pytest.raises(ValidationFailed) as info:
+        instance.update(body)
+    assert info.value.details is not None
+    assert set(info.value.details) == {"name", "webhookEnabled", "notifyRead", "retryInterval"}
+
+
+def test_problems_raise_a_lone_error_as_it_is_and_several_as_one() -> None:
+    lone = Problems()
+    own = UrlNotAllowed("webhookUrl leads to a private address", details={"webhookUrl": "private"})
+    assert lone.attempt(lambda: 1, 0) == 1
+    lone.attempt(partial(_raise, own), None)
+    with pytest.raises(UrlNotAllowed) as caught:
+        lone.raise_any()
+    assert caught.value is own
+    several = Problems()
+    several.add(ValidationFailed("a is required", details={"a": "a is required"}))
+    several.add(ValidationFailed("b is bad"))
+    with pytest.raises(ValidationFailed) as info:
+        several.raise_any()
+    assert info.value.message == "a is required; b is bad"
+    assert info.value.details == {"a": "a is required", "body": "b is bad"}
+    Problems().raise_any()  # nothing noted: no error
+
+
+def _raise(error: Exception) -> None:
+    raise error
 
 
 # ---- delete and apply ------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 
 from wamux.domain.errors import Conflict, ValidationFailed
 from wamux.domain.events import ApiKeyRotated, UserCreated, UserDeleted, UserUpdated
-from wamux.domain.users import User, check_password, check_role, normalize_email
+from wamux.domain.users import User, check_password, check_role, check_user_body, normalize_email
 
 UID = "user-1"
 
@@ -55,22 +55,22 @@ def test_create_normalizes_and_folds() -> None:
 def test_bad_email(email: str) -> None:
     with pytest.raises(ValidationFailed) as info:
         normalize_email(email)
-    assert info.value.details == {"email": "invalid"}
+    assert info.value.details == {"email": "email is not a valid address"}
 
 
 def test_bad_role_and_password() -> None:
     with pytest.raises(ValidationFailed) as info:
         check_role("root")
-    assert info.value.details == {"role": "invalid"}
+    assert info.value.details == {"role": "role must be admin or user"}
     with pytest.raises(ValidationFailed) as info:
         User.create(UID, email="a@b.co", password_hash="h", api_key_hash="k", first_name="", last_name="", role="x")
-    assert info.value.details == {"role": "invalid"}
+    assert info.value.details == {"role": "role must be admin or user"}
     with pytest.raises(ValidationFailed) as info:
         check_password("12345")
-    assert info.value.details == {"password": "too short"}
+    assert info.value.details == {"password": "password must have at least 6 characters"}
     with pytest.raises(ValidationFailed) as info:
         check_password("é" * 37)  # 74 bytes: bcrypt would silently cut it
-    assert info.value.details == {"password": "too long"}
+    assert info.value.details == {"password": "password must be at most 72 bytes"}
     check_password("123456")
     check_password("x" * 72)
 
@@ -114,3 +114,32 @@ def test_token_version_moves_with_password_changes_only() -> None:
         for event in user.update({"password_hash": f"$2b$new{n}"}):
             user.apply(event, 3_000)
         assert user.token_version == n
+
+
+def test_a_new_user_body_reports_every_problem_at_once() -> None:
+    with pytest.raises(ValidationFailed) as info:
+        body = {"email": " ", "role": "root", "firstName": "x" * 101, "lastName": 3}
+        check_user_body(body, creating=True, as_admin=True)
+    assert info.value.details == {
+        "email": "email is required",
+        "password": "password is required",
+        "firstName": "firstName must be at most 100 characters",
+        "lastName": "lastName must be a string",
+        "role": "role must be admin or user",
+    }
+    assert "email is required" in info.value.message and "role must be admin or user" in info.value.message
+    check_user_body({"email": "a@b.co", "password": "123456", "firstName": None}, creating=True, as_admin=True)
+
+
+def test_an_update_body_reports_every_problem_and_keeps_a_lone_one_as_is() -> None:
+    with pytest.raises(ValidationFailed) as info:
+        check_user_body({"email": "a@b.co", "role": "admin", "password": "1"}, creating=False, as_admin=False)
+    assert info.value.details == {
+        "email": "only an admin can change an email",
+        "password": "password must have at least 6 characters",
+        "role": "only an admin can change a role",
+    }
+    with pytest.raises(ValidationFailed) as info:
+        check_user_body({"firstName": None}, creating=False, as_admin=False)
+    assert info.value.message == "firstName must be a string"
+    check_user_body({"firstName": "Ann", "password": "123456"}, creating=False, as_admin=False)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class DomainError(Exception):
@@ -18,6 +21,35 @@ class DomainError(Exception):
 
 class ValidationFailed(DomainError):
     code = "validation_error"
+
+
+class Problems:
+    """Every field's problem of one body, gathered and raised as one `ValidationFailed` (all `details` at once)."""
+
+    def __init__(self) -> None:
+        self.errors: list[ValidationFailed] = []
+
+    def add(self, error: ValidationFailed) -> None:
+        self.errors.append(error)
+
+    def attempt(self, check: Callable[[], T], fallback: T) -> T:
+        """`check()`'s value; its `ValidationFailed` is noted and `fallback` stands in until `raise_any`."""
+        try:
+            return check()
+        except ValidationFailed as error:
+            self.add(error)
+            return fallback
+
+    def raise_any(self) -> None:
+        """Raise the one problem as it is (its own code), or all of them together."""
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            details: dict[str, Any] = {}
+            for error in self.errors:
+                for key, value in (error.details or {"body": error.message}).items():
+                    details.setdefault(key, value)
+            raise ValidationFailed("; ".join(e.message for e in self.errors), details=details)
 
 
 class NotFound(DomainError):

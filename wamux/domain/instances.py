@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from wamux.domain import webhook_targets as targets
 from wamux.domain.catalog import INITIAL_STATUS, STATUS_AFTER
-from wamux.domain.errors import Conflict, ValidationFailed
+from wamux.domain.errors import Conflict, Problems, ValidationFailed
 from wamux.domain.events import (
     Connected,
     DomainEvent,
@@ -34,6 +35,7 @@ WEBHOOK_DEFAULTS: dict[str, Any] = {
 }
 _BOOL_SETTINGS = ("notifyReceived", "notifySent", "notifyDelivery", "notifyRead")
 LIMIT_PERIODS = ("day", "month")
+_SETTINGS = ("sendIntervalMs", "rejectCalls", "alwaysOnline", "syncHistory", "rejectCallMessage", "proxy")
 MAX_NAME = 100
 MAX_DESCRIPTION = 1000
 
@@ -71,30 +73,35 @@ def check_bool(name: str, value: Any) -> bool:
     return value
 
 
+def _webhook_setting(key: str, value: Any) -> Any:
+    """One webhook setting, validated."""
+    if key not in WEBHOOK_DEFAULTS:
+        raise _fail(key, f"unknown webhook setting {key}")
+    if key in _BOOL_SETTINGS:
+        return check_bool(key, value)
+    if key == "maxRetries":
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 50:
+            raise _fail(key, "maxRetries must be an integer from 0 to 50")
+        return value
+    if key == "retryInterval":
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 86_400_000:
+            raise _fail(key, "retryInterval must be milliseconds from 0 to 86400000")
+        return value
+    if key == "secret":
+        if value is not None and (not isinstance(value, str) or len(value) > 512):
+            raise _fail(key, "secret must be a string")
+        return value or None
+    return check_custom_headers(value)  # headers
+
+
 def merge_webhook_settings(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """Validated webhook settings: `current` with `changes` applied (unknown keys refused)."""
+    """Validated webhook settings: `current` with `changes` applied (unknown keys refused, every problem at once)."""
     result = dict(current)
+    problems = Problems()
     for key, value in changes.items():
-        if key in ("instanceId",):
-            continue
-        if key not in WEBHOOK_DEFAULTS:
-            raise _fail(key, f"unknown webhook setting {key}")
-        if key in _BOOL_SETTINGS:
-            result[key] = check_bool(key, value)
-        elif key == "maxRetries":
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 50:
-                raise _fail(key, "maxRetries must be an integer from 0 to 50")
-            result[key] = value
-        elif key == "retryInterval":
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 86_400_000:
-                raise _fail(key, "retryInterval must be milliseconds from 0 to 86400000")
-            result[key] = value
-        elif key == "secret":
-            if value is not None and (not isinstance(value, str) or len(value) > 512):
-                raise _fail(key, "secret must be a string")
-            result[key] = value or None
-        elif key == "headers":
-            result[key] = check_custom_headers(value)
+        if key != "instanceId":
+            result[key] = problems.attempt(partial(_webhook_setting, key, value), None)
+    problems.raise_any()
     return result
 
 
@@ -112,18 +119,20 @@ def check_limits(value: Any) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise _fail("limits", "limits must be an object")
     out: dict[str, Any] = {}
+    problems = Problems()
     for key in ("maxMessagesSent", "maxApiCalls"):
         if value.get(key) is not None:
             n = value[key]
             if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-                raise _fail(f"limits.{key}", f"{key} must be a non-negative integer")
+                problems.add(_fail(f"limits.{key}", f"{key} must be a non-negative integer"))
             out[key] = n
     period = value.get("period", "day")
     if period not in LIMIT_PERIODS:
-        raise _fail("limits.period", "period must be day or month")
-    unknown = set(value) - {"maxMessagesSent", "maxApiCalls", "period"}
+        problems.add(_fail("limits.period", "period must be day or month"))
+    unknown = sorted(set(value) - {"maxMessagesSent", "maxApiCalls", "period"})
     if unknown:
-        raise _fail("limits", f"unknown limit {sorted(unknown)[0]}")
+        problems.add(_fail("limits", f"unknown limit{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"))
+    problems.raise_any()
     out["period"] = period
     return out
 
@@ -134,23 +143,32 @@ def check_settings(value: Any, current: dict[str, Any] | None = None) -> dict[st
         return {}
     if not isinstance(value, dict):
         raise _fail("settings", "settings must be an object")
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        if key == "sendIntervalMs":
-            if not isinstance(item, int) or isinstance(item, bool) or not 0 <= item <= 60_000:
-                raise _fail("settings.sendIntervalMs", "sendIntervalMs must be 0..60000")
-            out[key] = item
-        elif key in ("rejectCalls", "alwaysOnline", "syncHistory"):
-            out[key] = check_bool(f"settings.{key}", item)
-        elif key == "rejectCallMessage":
-            if item is not None and (not isinstance(item, str) or len(item) > 1000):
-                raise _fail("settings.rejectCallMessage", "rejectCallMessage must be text of at most 1000 characters")
-            out[key] = item or None
-        elif key == "proxy":
-            out[key] = check_proxy(item, (current or {}).get("proxy"))
-        else:
-            raise _fail("settings", f"unknown setting {key}")
+    problems = Problems()
+    unknown = [str(key) for key in value if key not in _SETTINGS]
+    if unknown:
+        problems.add(_fail("settings", f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"))
+    out = {
+        key: problems.attempt(partial(_setting, key, item, current or {}), None)
+        for key, item in value.items()
+        if key in _SETTINGS
+    }
+    problems.raise_any()
     return out
+
+
+def _setting(key: str, item: Any, current: dict[str, Any]) -> Any:
+    """One account setting, validated."""
+    if key == "sendIntervalMs":
+        if not isinstance(item, int) or isinstance(item, bool) or not 0 <= item <= 60_000:
+            raise _fail("settings.sendIntervalMs", "sendIntervalMs must be 0..60000")
+        return item
+    if key in ("rejectCalls", "alwaysOnline", "syncHistory"):
+        return check_bool(f"settings.{key}", item)
+    if key == "rejectCallMessage":
+        if item is not None and (not isinstance(item, str) or len(item) > 1000):
+            raise _fail("settings.rejectCallMessage", "rejectCallMessage must be text of at most 1000 characters")
+        return item or None
+    return check_proxy(item, current.get("proxy"))  # proxy
 
 
 @dataclass
@@ -181,42 +199,51 @@ class Instance:
         settings_in = {k: body[k] for k in WEBHOOK_DEFAULTS if k in body and k not in ("secret",)}
         if "webhookSecret" in body:
             settings_in["secret"] = body["webhookSecret"]
-        settings_in.update(_webhook_settings_in(body))
+        p = Problems()  # every field's problem in one 400
+        settings_in.update(p.attempt(partial(_webhook_settings_in, body), dict[str, Any]()))
         enabled = body.get("webhookEnabled")
-        url = check_webhook_url(body.get("webhookUrl"))
-        return [
-            InstanceCreated(
-                instance_id=instance_id,
-                user_id=user_id,
-                name=check_name(body.get("name")),
-                description=check_description(body.get("description")),
-                webhook_url=url,
-                webhook_enabled=check_bool("webhookEnabled", enabled) if enabled is not None else bool(url),
-                webhook_settings=merge_webhook_settings(WEBHOOK_DEFAULTS, settings_in),
-                limits=check_limits(body.get("limits")),
-                settings=check_settings(body.get("settings")),
-            )
-        ]
+        url = p.attempt(partial(check_webhook_url, body.get("webhookUrl")), None)
+        event = InstanceCreated(
+            instance_id=instance_id,
+            user_id=user_id,
+            name=p.attempt(partial(check_name, body.get("name")), ""),
+            description=p.attempt(partial(check_description, body.get("description")), None),
+            webhook_url=url,
+            webhook_enabled=p.attempt(partial(check_bool, "webhookEnabled", enabled), False)
+            if enabled is not None
+            else bool(url),
+            webhook_settings=p.attempt(partial(merge_webhook_settings, WEBHOOK_DEFAULTS, settings_in), {}),
+            limits=p.attempt(partial(check_limits, body.get("limits")), None),
+            settings=p.attempt(partial(check_settings, body.get("settings")), {}),
+        )
+        p.raise_any()
+        return [event]
 
     def update(self, body: dict[str, Any]) -> list[DomainEvent]:
         """`updated` for plain fields, `webhook_updated` when any webhook setting changes."""
         self._alive()
+        p = Problems()  # every field's problem in one 400
         changes: dict[str, Any] = {}
         if "name" in body:
-            changes["name"] = check_name(body["name"])
+            changes["name"] = p.attempt(partial(check_name, body["name"]), "")
         if "description" in body:
-            changes["description"] = check_description(body["description"])
+            changes["description"] = p.attempt(partial(check_description, body["description"]), None)
         if "limits" in body:
-            changes["limits"] = check_limits(body["limits"])
+            changes["limits"] = p.attempt(partial(check_limits, body["limits"]), None)
         if "settings" in body:
-            changes["settings"] = {**self.settings, **check_settings(body["settings"], self.settings)}
+            given = p.attempt(partial(check_settings, body["settings"], self.settings), dict[str, Any]())
+            changes["settings"] = {**self.settings, **given}
         changes = {k: v for k, v in changes.items() if getattr(self, k) != v}
 
-        url = check_webhook_url(body["webhookUrl"]) if "webhookUrl" in body else self.webhook_url
-        enabled = (
-            check_bool("webhookEnabled", body["webhookEnabled"]) if "webhookEnabled" in body else self.webhook_enabled
-        )
-        settings = merge_webhook_settings(self.webhook_settings, _webhook_settings_in(body))
+        url = self.webhook_url
+        if "webhookUrl" in body:
+            url = p.attempt(partial(check_webhook_url, body["webhookUrl"]), None)
+        enabled = self.webhook_enabled
+        if "webhookEnabled" in body:
+            enabled = p.attempt(partial(check_bool, "webhookEnabled", body["webhookEnabled"]), False)
+        given_settings = p.attempt(partial(_webhook_settings_in, body), dict[str, Any]())
+        settings = p.attempt(partial(merge_webhook_settings, self.webhook_settings, given_settings), dict[str, Any]())
+        p.raise_any()
         changed = [
             name
             for name, before, after in (

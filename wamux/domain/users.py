@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from wamux.domain.errors import Conflict, ValidationFailed
+from wamux.domain.errors import Conflict, Problems, ValidationFailed
 from wamux.domain.events import ApiKeyRotated, DomainEvent, UserActive, UserCreated, UserDeleted, UserUpdated
 from wamux.domain.text import check_display_name
 
@@ -18,24 +18,68 @@ MIN_PASSWORD = 6
 def normalize_email(email: str) -> str:
     value = email.strip().lower()
     if not EMAIL_RE.match(value) or len(value) > 254:
-        raise ValidationFailed("email is not a valid address", details={"email": "invalid"})
+        raise _fail("email", "email is not a valid address")
     return value
 
 
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise ValidationFailed(
-            f"password must have at least {MIN_PASSWORD} characters", details={"password": "too short"}
-        )
+        raise _fail("password", f"password must have at least {MIN_PASSWORD} characters")
     if len(password.encode()) > 72:
         # bcrypt only looks at 72 bytes; refuse rather than silently truncate.
-        raise ValidationFailed("password must be at most 72 bytes", details={"password": "too long"})
+        raise _fail("password", "password must be at most 72 bytes")
 
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise ValidationFailed("role must be admin or user", details={"role": "invalid"})
+        raise _fail("role", "role must be admin or user")
     return role
+
+
+def _fail(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, details={field: message})
+
+
+MAX_NAME = 100
+_USER_FIELDS = ("email", "password", "firstName", "lastName", "role")
+
+
+def _check_user_field(name: str, value: Any, *, creating: bool, as_admin: bool) -> None:
+    if name in ("email", "role") and not as_admin:
+        raise _fail(name, f"only an admin can change {'an email' if name == 'email' else 'a role'}")
+    if not isinstance(value, str):
+        raise _fail(name, f"{name} must be a string")
+    if name == "email":
+        normalize_email(value)
+    elif name == "password":
+        check_password(value)
+    elif name == "role":
+        check_role(value)
+    else:
+        check_display_name(name, value)
+        if creating and len(value) > MAX_NAME:
+            raise _fail(name, f"{name} must be at most {MAX_NAME} characters")
+
+
+def check_user_body(body: dict[str, Any], *, creating: bool, as_admin: bool) -> None:
+    """Every problem of a user create (`creating`) or update body, in one `ValidationFailed`.
+
+    On create, `email` and `password` are required (blank is missing) and a null optional field counts as absent.
+    """
+    problems = Problems()
+    for name in _USER_FIELDS:
+        value = body.get(name)
+        if creating and name in ("email", "password") and (value is None or str(value).strip() == ""):
+            problems.add(_fail(name, f"{name} is required"))
+            continue
+        if creating and value is None:
+            continue
+        if name in body:
+            try:
+                _check_user_field(name, body[name], creating=creating, as_admin=as_admin)
+            except ValidationFailed as error:
+                problems.add(error)
+    problems.raise_any()
 
 
 @dataclass

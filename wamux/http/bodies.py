@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, TypeVar
 
 from quart import request
@@ -17,6 +17,7 @@ from wamux.http.services import Services
 
 JSON_BODY_LIMIT = 1024 * 1024  # every route's body limit unless it declares a larger one
 MAX_JSON_DEPTH = 64
+UNKNOWN_FIELD = "unknown field"  # the `details` value of a field the route does not take
 _ESCAPES = re.compile(r"\\\\|\\\"")  # escaped backslashes and quotes, so strings end at the next quote
 _STRINGS = re.compile(r'"[^"]*"')
 _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
@@ -82,8 +83,14 @@ def _unstorable_string(value: Any) -> bool:
     return False
 
 
-async def json_body(*, required: bool = True) -> dict[str, Any]:
-    """The body as a JSON object: 415 unless it is typed JSON, 400 unless it is a sane, storable object."""
+async def json_body(
+    *, allowed: Collection[str] | None = None, needs: Collection[str] = (), required: bool = True
+) -> dict[str, Any]:
+    """The body as a JSON object: 415 unless it is typed JSON, 400 unless it is a sane, storable object.
+
+    `allowed` names every top-level field the route takes (its request schema's properties): any other is a 400
+    naming them all. `needs` are the fields that must be present; every one missing is reported with them.
+    """
     raw = b""
     if declares_body():
         _require_json_type()
@@ -106,7 +113,24 @@ async def json_body(*, required: bool = True) -> dict[str, Any]:
         raise ApiError(400, "invalid_json", "request body must be a JSON object")
     if _unstorable_string(body):
         raise ApiError(400, "invalid_json", "strings must not contain NUL or unpaired surrogates")
+    check_fields(body, allowed=allowed, needs=needs)
     return body
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def check_fields(body: dict[str, Any], *, allowed: Collection[str] | None, needs: Collection[str] = ()) -> None:
+    """One 400 for every unknown field (when `allowed` is given) and every missing field of `needs`."""
+    unknown = [] if allowed is None else [str(key) for key in body if key not in allowed]
+    missing = [name for name in needs if _missing(body.get(name))]
+    if not unknown and not missing:
+        return
+    messages = [f"unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}"] if unknown else []
+    messages += [f"{name} is required" for name in missing]
+    details = {name: UNKNOWN_FIELD for name in unknown} | {name: f"{name} is required" for name in missing}
+    raise ValidationFailed("; ".join(messages), details=details)
 
 
 def check_text_pairs(pairs: Iterable[tuple[Any, Any]]) -> None:
@@ -114,7 +138,8 @@ def check_text_pairs(pairs: Iterable[tuple[Any, Any]]) -> None:
     for name, value in pairs:
         if has_unstorable_chars(str(name)) or has_unstorable_chars(str(value)):
             field = str(name).encode("utf-8", "replace").decode()  # the message itself must be encodable
-            raise ValidationFailed(f"{field} holds a NUL or an unpaired surrogate", details={field: "invalid"})
+            message = f"{field} holds a NUL or an unpaired surrogate"
+            raise ValidationFailed(message, details={field: message})
 
 
 def check_request_text() -> None:
@@ -127,12 +152,13 @@ def text_field(body: dict[str, Any], name: str, *, required: bool = True, max_le
     value = body.get(name)
     if value is None or (isinstance(value, str) and not value.strip() and required):
         if required:
-            raise ValidationFailed(f"{name} is required", details={name: "required"})
+            raise ValidationFailed(f"{name} is required", details={name: f"{name} is required"})
         return None
     if not isinstance(value, str):
-        raise ValidationFailed(f"{name} must be a string", details={name: "invalid"})
+        raise ValidationFailed(f"{name} must be a string", details={name: f"{name} must be a string"})
     if len(value) > max_len:
-        raise ValidationFailed(f"{name} is too long (max {max_len})", details={name: "too long"})
+        message = f"{name} must be at most {max_len} characters"
+        raise ValidationFailed(message, details={name: message})
     return value
 
 
@@ -149,9 +175,11 @@ def int_arg(name: str, default: int, *, low: int = 0, high: int = 1000) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ValidationFailed(f"{name} must be a whole number", details={name: "invalid"}) from None
+        message = f"{name} must be a whole number"
+        raise ValidationFailed(message, details={name: message}) from None
     if not low <= value <= high:
-        raise ValidationFailed(f"{name} must be between {low} and {high}", details={name: "out of range"})
+        message = f"{name} must be between {low} and {high}"
+        raise ValidationFailed(message, details={name: message})
     return value
 
 
@@ -163,14 +191,16 @@ def date_arg(name: str) -> int | None:
     try:
         return parse_iso_ms(raw)
     except ValueError:
-        raise ValidationFailed(f"{name} must be an ISO 8601 date", details={name: "invalid"}) from None
+        message = f"{name} must be an ISO 8601 date"
+        raise ValidationFailed(message, details={name: message}) from None
 
 
 def text_arg(name: str, *, max_len: int) -> str:
     """A free-text query parameter ("" when absent); longer than `max_len` is a 400, never silently cut."""
     raw = request.args.get(name, "")
     if len(raw) > max_len:
-        raise ValidationFailed(f"{name} is too long (max {max_len})", details={name: "too long"})
+        message = f"{name} must be at most {max_len} characters"
+        raise ValidationFailed(message, details={name: message})
     return raw
 
 
@@ -194,7 +224,7 @@ def bool_arg(name: str, default: bool = False) -> bool:
         return True
     if raw.lower() in ("false", "0", "no"):
         return False
-    raise ValidationFailed(f"{name} must be true or false", details={name: "invalid"})
+    raise ValidationFailed(f"{name} must be true or false", details={name: f"{name} must be true or false"})
 
 
 def pagination(total: int, limit: int, skip: int) -> dict[str, Any]:

@@ -78,6 +78,26 @@ STATUS_BY_CODE = {
 }
 
 
+# Short codes some checks still give as a field's `details` value; the API answers a sentence for people instead.
+_DETAIL_CODES = frozenset(
+    {"invalid", "required", "too long", "too short", "too many", "unknown", "count", "empty", "duplicate"}
+    | {"empty option", "out of range", "unresolvable", "forbidden"}
+)
+
+
+def details_of(error: DomainError) -> dict[str, Any] | None:
+    """The error's `details`, each field's value a sentence: a lone field's code becomes the error's message."""
+    details = error.details
+    if not isinstance(error, ValidationFailed) or not details:
+        return details
+    out: dict[str, Any] = {}
+    for key, value in details.items():
+        if isinstance(value, str) and value in _DETAIL_CODES:
+            value = error.message if len(details) == 1 else f"{key} is {value}"
+        out[key] = value
+    return out
+
+
 def status_of(error: DomainError) -> int:
     if isinstance(error, ApiError):
         return error.status
@@ -113,7 +133,7 @@ def route_methods() -> list[str]:
 def install_error_handlers(app: Quart, log: Any) -> None:
     @app.errorhandler(DomainError)
     async def domain_error(error: DomainError) -> Response:
-        response = error_response(status_of(error), error.code, error.message, error.details)
+        response = error_response(status_of(error), error.code, error.message, details_of(error))
         if isinstance(error, TooManyAttempts):
             response.headers["Retry-After"] = str(error.retry_after_s)
         return response

@@ -23,7 +23,7 @@ async def picture_bytes(services: Services, *, allow_url: bool) -> bytes:
             raise ValidationFailed("file is required", details={"file": "required"})
         data: bytes = upload.read()
     elif allow_url:
-        body = await json_body()
+        body = await json_body(allowed=("url",), needs=("url",))
         url = text_field(body, "url", max_len=4096) or ""
         fetched = await services.usecases.messaging.fetcher.fetch(url, None, trusted=is_admin())
         data = bytes(fetched.data)

@@ -8,7 +8,7 @@ from quart import Blueprint, Response, current_app, jsonify
 
 from wamux.domain.clock import iso_ms
 from wamux.domain.errors import Forbidden, NotFound, Unauthorized
-from wamux.domain.users import User
+from wamux.domain.users import User, check_user_body
 from wamux.http.auth import client_address, current_user, is_admin, issue_token, require_admin
 from wamux.http.bodies import json_body, text_field
 from wamux.http.services import Services
@@ -41,7 +41,7 @@ def created(body: dict[str, Any]) -> Response:
 
 @bp.post("/api/auth/login")
 async def login() -> Response:
-    body = await json_body()
+    body = await json_body(allowed=("email", "password", "rotateApiKey"), needs=("email", "password"))
     email = text_field(body, "email")
     password = text_field(body, "password", max_len=1024)
     assert email is not None and password is not None
@@ -76,7 +76,8 @@ async def rotate_user_api_key(user_id: str) -> Response:
 @bp.post("/api/users")
 async def create_user() -> Response:
     require_admin()
-    body = await json_body()
+    body = await json_body(allowed=("email", "password", "firstName", "lastName", "role"))
+    check_user_body(body, creating=True, as_admin=True)
     email = text_field(body, "email")
     password = text_field(body, "password", max_len=1024)
     assert email is not None and password is not None
@@ -116,7 +117,8 @@ async def get_user(user_id: str) -> Response:
 @bp.put("/api/users/<user_id>")
 async def update_user(user_id: str) -> Response:
     _self_or_admin(user_id)
-    body = await json_body()
+    body = await json_body(allowed=("email", "password", "firstName", "lastName", "role"))
+    check_user_body(body, creating=False, as_admin=is_admin())
     user = await services().users.update(user_id, body, as_admin=is_admin())
     return jsonify(user_json(user))
 

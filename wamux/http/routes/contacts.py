@@ -37,7 +37,7 @@ async def live_contacts(instance_id: str) -> Response:
 @bp.post("/api/instances/<instance_id>/contacts/add")
 async def add_contact(instance_id: str) -> Response:
     owned_instance(services(), instance_id)
-    body = await json_body()
+    body = await json_body(allowed=("phone", "name"), needs=("phone", "name"))
     jid = to_jid(text_field(body, "phone", max_len=100) or "")
     name = name_field(body, "name", max_len=200)
     await services().usecases.contacts.add(current_user(), instance_id, jid, name)
@@ -74,7 +74,9 @@ async def import_contacts(instance_id: str) -> Response:
 async def save_contact(instance_id: str) -> Response:
     s = services()
     actor = owned_instance(s, instance_id)
-    body = await json_body()
+    body = await json_body(
+        allowed=("number", "name", "pushName", "isGroup", "profilePicture", "about"), needs=("number",)
+    )
     jid = to_jid(text_field(body, "number", max_len=100) or "")
     group = body.get("isGroup", is_group(jid))
     if not isinstance(group, bool):

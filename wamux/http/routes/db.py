@@ -28,7 +28,7 @@ async def status() -> Response:
 @bp.post("/api/db/switch")
 async def switch() -> Response:
     store_admin = admin_store()
-    body = await json_body()
+    body = await json_body(allowed=("provider", "url"), needs=("provider",))
     provider = text_field(body, "provider", max_len=20)
     url = text_field(body, "url", required=False, max_len=2048)
     assert provider is not None

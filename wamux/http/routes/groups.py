@@ -37,7 +37,7 @@ async def list_groups(instance_id: str) -> Response:
 @bp.post("/api/whatsapp/<instance_id>/groups")
 async def create_group(instance_id: str) -> Response:
     owned_instance(services(), instance_id)
-    body = await json_body()
+    body = await json_body(allowed=("subject", "participants"), needs=("subject", "participants"))
     subject = name_field(body, "subject", max_len=MAX_SUBJECT) or ""
     group = await services().usecases.groups.create(current_user(), instance_id, subject, _participants(body))
     response = jsonify(group)
@@ -48,7 +48,7 @@ async def create_group(instance_id: str) -> Response:
 @bp.post("/api/whatsapp/<instance_id>/groups/join")
 async def join_group(instance_id: str) -> Response:
     owned_instance(services(), instance_id)
-    body = await json_body()
+    body = await json_body(allowed=("link", "code"))
     link = text_field(body, "link", required=False, max_len=300)
     code = text_field(body, "code", required=False, max_len=100)
     if link is None and code is None:
@@ -66,7 +66,7 @@ async def get_group(instance_id: str, group_id: str) -> Response:
 async def update_group(instance_id: str, group_id: str) -> Response:
     owned_instance(services(), instance_id)
     gid = group_jid(group_id)
-    body = await json_body()
+    body = await json_body(allowed=("subject", "description", "announce", "locked"))
     changes: dict[str, Any] = {}
     if "subject" in body:
         changes["subject"] = name_field(body, "subject", max_len=MAX_SUBJECT)
@@ -98,7 +98,7 @@ async def group_picture(instance_id: str, group_id: str) -> Response:
 async def participants(instance_id: str, group_id: str) -> Response:
     owned_instance(services(), instance_id)
     gid = group_jid(group_id)
-    body = await json_body()
+    body = await json_body(allowed=("action", "participants"), needs=("action", "participants"))
     action = body.get("action")
     if not isinstance(action, str):
         raise ValidationFailed("action must be add, remove, promote or demote", details={"action": "invalid"})

@@ -85,7 +85,25 @@ def status_json(actor: InstanceActor) -> dict[str, Any]:
 
 @bp.post("/api/instances")
 async def create_instance() -> Response:
-    body = await json_body()
+    body = await json_body(
+        allowed=(
+            "name",
+            "description",
+            "webhookUrl",
+            "webhookEnabled",
+            "notifyReceived",
+            "notifySent",
+            "notifyDelivery",
+            "notifyRead",
+            "maxRetries",
+            "retryInterval",
+            "webhookSecret",
+            "headers",
+            "webhookSettings",
+            "limits",
+            "settings",
+        )
+    )
     actor = await services().usecases.instances.create(current_user(), body)
     response = jsonify(instance_json(actor))
     response.status_code = 201
@@ -112,7 +130,9 @@ async def get_instance(instance_id: str) -> Response:
 @bp.put("/api/instances/<instance_id>")
 async def update_instance(instance_id: str) -> Response:
     owned_instance(services(), instance_id)
-    body = await json_body()
+    body = await json_body(
+        allowed=("name", "description", "webhookUrl", "webhookEnabled", "webhookSettings", "limits", "settings")
+    )
     actor = await services().usecases.instances.update(current_user(), instance_id, body)
     return jsonify(instance_json(actor, with_settings=True))  # the same object as GET
 
@@ -196,7 +216,7 @@ def qr_unavailable(actor: InstanceActor, reason: str) -> QrUnavailable:
 @bp.post("/api/instances/<instance_id>/pair")
 async def pair(instance_id: str) -> Response:
     owned_instance(services(), instance_id)
-    body = await json_body()
+    body = await json_body(allowed=("phone",), needs=("phone",))
     phone = text_field(body, "phone", max_len=40) or ""
     code = await services().usecases.instances.pair(current_user(), instance_id, phone)
     return jsonify({"pairingCode": code})

@@ -74,7 +74,10 @@ def _phone(body: dict[str, Any]) -> str:
 @bp.post("/api/whatsapp/<instance_id>/send-location")
 async def send_location(instance_id: str) -> Response:
     owned_instance(services(), instance_id)
-    body = await json_body()
+    body = await json_body(
+        allowed=("phone", "latitude", "longitude", "name", "address", "quotedMessageId", "mentions"),
+        needs=("phone", "latitude", "longitude"),
+    )
     to = _phone(body)
     latitude, longitude = coordinates(body.get("latitude"), body.get("longitude"))
     location = Location(
@@ -115,7 +118,7 @@ def _cards(value: Any) -> list[ContactCard]:
 @bp.post("/api/whatsapp/<instance_id>/send-contact")
 async def send_contact(instance_id: str) -> Response:
     owned_instance(services(), instance_id)
-    body = await json_body()
+    body = await json_body(allowed=("phone", "contacts", "quotedMessageId", "mentions"), needs=("phone", "contacts"))
     to = _phone(body)
     cards = _cards(body.get("contacts"))
     outcome = await services().usecases.messaging.send_contacts(
@@ -127,7 +130,10 @@ async def send_contact(instance_id: str) -> Response:
 @bp.post("/api/whatsapp/<instance_id>/send-poll")
 async def send_poll(instance_id: str) -> Response:
     owned_instance(services(), instance_id)
-    body = await json_body()
+    body = await json_body(
+        allowed=("phone", "question", "options", "selectableCount", "quotedMessageId", "mentions"),
+        needs=("phone", "question", "options"),
+    )
     to = _phone(body)
     question = name_field(body, "question", max_len=255) or ""
     options = [check_display_name("options", o) for o in poll_options(body.get("options"))]
@@ -146,7 +152,7 @@ async def send_poll(instance_id: str) -> Response:
 @bp.post("/api/whatsapp/<instance_id>/messages/<message_id>/forward")
 async def forward(instance_id: str, message_id: str) -> Response:
     owned_instance(services(), instance_id)
-    body = await json_body()
+    body = await json_body(allowed=("phone",), needs=("phone",))
     to = _phone(body)
     outcome = await services().usecases.messaging.forward(current_user(), instance_id, message_id, to)
     return sent(outcome.message_id, outcome.replayed)
@@ -155,7 +161,7 @@ async def forward(instance_id: str, message_id: str) -> Response:
 @bp.post("/api/whatsapp/<instance_id>/messages/<message_id>/react")
 async def react(instance_id: str, message_id: str) -> Response:
     owned_instance(services(), instance_id)
-    body = await json_body()
+    body = await json_body(allowed=("emoji",))
     emoji = body.get("emoji")
     if not isinstance(emoji, str) or len(emoji) > 32 or (emoji and not emoji.strip()):
         raise ValidationFailed('emoji must be an emoji ("" removes the reaction)', details={"emoji": "invalid"})
@@ -166,7 +172,7 @@ async def react(instance_id: str, message_id: str) -> Response:
 @bp.put("/api/whatsapp/<instance_id>/messages/<message_id>")
 async def edit(instance_id: str, message_id: str) -> Response:
     owned_instance(services(), instance_id)
-    body = await json_body()
+    body = await json_body(allowed=("message",), needs=("message",))
     text = text_field(body, "message", max_len=MAX_TEXT) or ""
     edit_id = await services().usecases.chats.edit(current_user(), instance_id, message_id, text)
     return jsonify({"success": True, "id": edit_id, "messageId": message_id})
@@ -181,7 +187,7 @@ async def revoke(instance_id: str, message_id: str) -> Response:
 @bp.post("/api/whatsapp/<instance_id>/presence")
 async def presence(instance_id: str) -> Response:
     owned_instance(services(), instance_id)
-    body = await json_body()
+    body = await json_body(allowed=("phone", "state"))
     state = body.get("state")
     if state not in PRESENCE_STATES:
         raise ValidationFailed(f"state must be one of {', '.join(PRESENCE_STATES)}", details={"state": "invalid"})
@@ -193,7 +199,7 @@ async def presence(instance_id: str) -> Response:
 @bp.post("/api/whatsapp/<instance_id>/check")
 async def check(instance_id: str) -> Response:
     owned_instance(services(), instance_id)
-    body = await json_body()
+    body = await json_body(allowed=("phones",), needs=("phones",))
     phones = body.get("phones")
     if not isinstance(phones, list) or not all(isinstance(p, str) and 0 < len(p) <= 100 for p in phones):
         raise ValidationFailed("phones must be a list of phone numbers", details={"phones": "invalid"})

@@ -49,7 +49,9 @@ def _send_as(value: Any) -> str:
 @bp.post("/api/whatsapp/<instance_id>/send")
 async def send_text(instance_id: str) -> Response:
     owned_instance(services(), instance_id)  # 404 before the body is read
-    body = await json_body()
+    body = await json_body(
+        allowed=("phone", "message", "quotedMessageId", "mentions", "linkPreview"), needs=("phone", "message")
+    )
     to = to_jid(text_field(body, "phone", max_len=100) or "")
     text = text_field(body, "message", max_len=MAX_TEXT) or ""
     preview = body.get("linkPreview", False)
@@ -64,7 +66,9 @@ async def send_text(instance_id: str) -> Response:
 @bp.post("/api/whatsapp/<instance_id>/send-media")
 async def send_media(instance_id: str) -> Response:
     owned_instance(services(), instance_id)
-    body = await json_body()
+    body = await json_body(
+        allowed=("phone", "url", "caption", "filename", "as", "quotedMessageId", "mentions"), needs=("phone", "url")
+    )
     to = to_jid(text_field(body, "phone", max_len=100) or "")
     url = text_field(body, "url", max_len=4096) or ""
     caption = text_field(body, "caption", required=False, max_len=MAX_TEXT)

@@ -68,7 +68,7 @@ async def own_profile(instance_id: str) -> Response:
 @bp.put("/api/whatsapp/<instance_id>/profile")
 async def update_own_profile(instance_id: str) -> Response:
     owned_instance(services(), instance_id)
-    body = await json_body()
+    body = await json_body(allowed=("name", "about"))
     profile = await services().usecases.people.set_own_profile(
         current_user(),
         instance_id,
@@ -96,5 +96,5 @@ async def privacy(instance_id: str) -> Response:
 @bp.put("/api/whatsapp/<instance_id>/privacy")
 async def set_privacy(instance_id: str) -> Response:
     owned_instance(services(), instance_id)
-    body = await json_body()
+    body = await json_body(allowed=("lastSeen", "online", "profilePhoto", "about", "groupAdd", "readReceipts"))
     return jsonify(await services().usecases.people.set_privacy(current_user(), instance_id, body))

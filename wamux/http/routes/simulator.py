@@ -66,7 +66,7 @@ def ok(extra: dict[str, Any] | None = None) -> Response:
 async def scan(instance_id: str) -> Response:
     s, sim = control()
     actor = owned_instance(s, instance_id)
-    body = await json_body(required=False)
+    body = await json_body(allowed=("phone", "pushName"), required=False)
     phone = text_field(body, "phone", required=False, max_len=40)
     number = jid_number(to_jid(phone)) if phone else None
     await sim.scan(instance_id, number, text_field(body, "pushName", required=False, max_len=100))
@@ -80,7 +80,32 @@ async def incoming(instance_id: str) -> Response:
     """A message of any kind arrives, or a reaction, edit, revoke or poll vote on `messageId`."""
     s, sim = control()
     owned_instance(s, instance_id)
-    event = incoming_event(await json_body(), int(time.time()))
+    event = incoming_event(
+        await json_body(
+            allowed=(
+                "from",
+                "group",
+                "messageId",
+                "pushName",
+                "quotedMessageId",
+                "mentions",
+                "forwarded",
+                "type",
+                "body",
+                "media",
+                "latitude",
+                "longitude",
+                "name",
+                "address",
+                "contacts",
+                "question",
+                "options",
+                "selectableCount",
+                "emoji",
+            )
+        ),
+        int(time.time()),
+    )
     if isinstance(event, IncomingMessage):
         await sim.incoming(instance_id, event)
         return jsonify({"messageId": event.message_id})
@@ -93,7 +118,7 @@ async def incoming(instance_id: str) -> Response:
 async def presence(instance_id: str) -> Response:
     s, sim = control()
     owned_instance(s, instance_id)
-    await sim.deliver(instance_id, presence_event(await json_body()))
+    await sim.deliver(instance_id, presence_event(await json_body(allowed=("from", "state", "group"))))
     return ok()
 
 
@@ -102,7 +127,7 @@ async def directory(instance_id: str) -> Response:
     """Who has WhatsApp, as `check`, profiles and groups will answer for this instance's account."""
     s, sim = control()
     owned_instance(s, instance_id)
-    numbers = directory_entries(await json_body())
+    numbers = directory_entries(await json_body(allowed=("numbers",)))
     sim.set_directory(instance_id, numbers)
     return ok({"count": len(numbers)})
 
@@ -112,7 +137,7 @@ async def groups(instance_id: str) -> Response:
     """The groups the simulated account is in; the core reads them on connect and on `?refresh=true`."""
     s, sim = control()
     owned_instance(s, instance_id)
-    staged = group_list(await json_body())
+    staged = group_list(await json_body(allowed=("groups",)))
     sim.set_groups(instance_id, staged)
     return ok({"count": len(staged)})
 
@@ -122,7 +147,14 @@ async def group_event_route(instance_id: str) -> Response:
     """Another member changed a group (or added us to one): the network's group changes, the event arrives."""
     s, sim = control()
     owned_instance(s, instance_id)
-    await sim.deliver(instance_id, group_event(await json_body()))
+    await sim.deliver(
+        instance_id,
+        group_event(
+            await json_body(
+                allowed=("groupId", "action", "subject", "description", "announce", "locked", "participants", "by")
+            )
+        ),
+    )
     return ok()
 
 
@@ -130,7 +162,7 @@ async def group_event_route(instance_id: str) -> Response:
 async def call(instance_id: str) -> Response:
     s, sim = control()
     owned_instance(s, instance_id)
-    event = call_event(await json_body(), int(time.time()))
+    event = call_event(await json_body(allowed=("from", "isVideo", "isGroup", "callId")), int(time.time()))
     await sim.deliver(instance_id, event)
     return ok({"callId": event.call_id})
 
@@ -140,7 +172,7 @@ async def history(instance_id: str) -> Response:
     """WhatsApp pushes a generated history sync of `chats` × `messagesPerChat` messages; answers once it is recorded."""
     s, sim = control()
     owned_instance(s, instance_id)
-    body = await json_body()
+    body = await json_body(allowed=("chats", "messagesPerChat"))
     chats = _count(body, "chats", HISTORY_CHATS)
     per_chat = _count(body, "messagesPerChat", HISTORY_PER_CHAT)
     if chats * per_chat > HISTORY_MESSAGES:
@@ -152,7 +184,7 @@ async def history(instance_id: str) -> Response:
 async def receipt(instance_id: str) -> Response:
     s, sim = control()
     owned_instance(s, instance_id)
-    body = await json_body()
+    body = await json_body(allowed=("messageId", "status"))
     message_id = text_field(body, "messageId", max_len=100)
     status = text_field(body, "status", max_len=20)
     assert message_id is not None and status is not None
@@ -164,7 +196,7 @@ async def receipt(instance_id: str) -> Response:
 async def disconnect(instance_id: str) -> Response:
     s, sim = control()
     owned_instance(s, instance_id)
-    body = await json_body(required=False)
+    body = await json_body(allowed=("reason", "loggedOut"), required=False)
     logged_out = body.get("loggedOut", False)
     if not isinstance(logged_out, bool):
         raise ValidationFailed("loggedOut must be true or false", details={"loggedOut": "invalid"})
@@ -179,7 +211,7 @@ async def disconnect(instance_id: str) -> Response:
 async def contacts(instance_id: str) -> Response:
     s, sim = control()
     owned_instance(s, instance_id)
-    body = await json_body()
+    body = await json_body(allowed=("contacts",))
     items = body.get("contacts")
     if not isinstance(items, list):
         raise ValidationFailed("contacts must be a list", details={"contacts": "invalid"})
@@ -218,7 +250,17 @@ async def connection(instance_id: str) -> Response:
 async def faults(instance_id: str) -> Response:
     s, sim = control()
     owned_instance(s, instance_id)
-    body = await json_body()
+    body = await json_body(
+        allowed=(
+            "failNextSends",
+            "sendLatencyMs",
+            "failNextConnects",
+            "crashNextConnects",
+            "unresponsive",
+            "permanentConnectFailure",
+            "unreachable",
+        )
+    )
     return ok({"faults": sim.set_faults(instance_id, body)})
 
 
@@ -227,7 +269,7 @@ async def network(instance_id: str) -> Response:
     """`{"reachable": false}`: every connect is refused ("connection refused") until `true` again."""
     s, sim = control()
     owned_instance(s, instance_id)
-    body = await json_body()
+    body = await json_body(allowed=("reachable",))
     reachable = body.get("reachable")
     if not isinstance(reachable, bool):
         raise invalid("reachable", "reachable must be true or false", "required" if reachable is None else "invalid")

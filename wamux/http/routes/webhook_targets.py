@@ -65,14 +65,14 @@ async def list_targets(instance_id: str) -> Response:
 
 @bp.post("/api/instances/<instance_id>/webhooks")
 async def add_target(instance_id: str) -> tuple[Response, int]:
-    body = await json_body()
+    body = await json_body(allowed=("url", "events", "secret", "headers", "enabled", "maxRetries", "retryInterval"))
     view = await services().usecases.webhooks.add(current_user(), instance_id, body)
     return jsonify(target_json(view)), 201
 
 
 @bp.put("/api/instances/<instance_id>/webhooks/<webhook_id>")
 async def update_target(instance_id: str, webhook_id: str) -> Response:
-    body = await json_body()
+    body = await json_body(allowed=("url", "events", "secret", "headers", "enabled", "maxRetries", "retryInterval"))
     view = await services().usecases.webhooks.update(current_user(), instance_id, webhook_id, body)
     return jsonify(target_json(view))
 
@@ -86,7 +86,7 @@ async def remove_target(instance_id: str, webhook_id: str) -> Response:
 @bp.post("/api/instances/<instance_id>/webhooks/<webhook_id>/replay")
 async def replay(instance_id: str, webhook_id: str) -> Response:
     """`{since}` (ISO 8601, inclusive) or `{after}` (an `/events` cursor, exclusive): exactly one."""
-    body = await json_body()
+    body = await json_body(allowed=("since", "after"))
     given = [name for name in ("since", "after") if body.get(name) is not None]
     if len(given) != 1:
         message = "give exactly one of since (an ISO 8601 date) or after (a cursor from /events)"
