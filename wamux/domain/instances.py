@@ -79,18 +79,13 @@ def _webhook_setting(key: str, value: Any) -> Any:
         raise _fail(key, f"unknown webhook setting {key}")
     if key in _BOOL_SETTINGS:
         return check_bool(key, value)
+    # The same rules as every other webhook target's (`webhook_targets`).
     if key == "maxRetries":
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 50:
-            raise _fail(key, "maxRetries must be an integer from 0 to 50")
-        return value
+        return targets.check_max_retries(value)
     if key == "retryInterval":
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 86_400_000:
-            raise _fail(key, "retryInterval must be milliseconds from 0 to 86400000")
-        return value
+        return targets.check_retry_interval(value)
     if key == "secret":
-        if value is not None and (not isinstance(value, str) or len(value) > 512):
-            raise _fail(key, "secret must be a string")
-        return value or None
+        return targets.check_secret(value)
     return check_custom_headers(value)  # headers
 
 
