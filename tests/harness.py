@@ -49,9 +49,10 @@ async def poll(fetch: Callable[[], Awaitable[T]], done: Callable[[T], bool], tim
 class ServerProcess:
     """`wamux serve` in a subprocess, with the simulator transport and fast timings."""
 
-    def __init__(self, data_dir: Path, **env: str) -> None:
+    def __init__(self, data_dir: Path, *, prefix: list[str] | None = None, **env: str) -> None:
         self.data_dir = data_dir
         self.env = env
+        self.prefix = prefix or []  # e.g. a profiler that starts the server as its child
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "server.log"
@@ -82,7 +83,7 @@ class ServerProcess:
         env.pop("WAMUX_DEV", None)
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "wamux.run.cli", "serve"],
+            [*self.prefix, sys.executable, "-m", "wamux.run.cli", "serve"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
