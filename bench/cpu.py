@@ -31,37 +31,14 @@ from pathlib import Path
 
 import httpx
 import trio
-from load import BareServer, client
-from measure import Report, arguments
+from load import BareServer, client, idle_rate, until_idle
+from measure import Report, arguments, cpu_seconds
 
 from tests.harness import Api, ServerProcess
 from tests.receiver import Receiver
 
 CONCURRENCY = 8
 INSTANCES = 20
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far, from /proc."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def idle_rate(pid: int, seconds: float = 1.0) -> float:
-    c0 = cpu_seconds(pid)
-    await trio.sleep(seconds)
-    return (cpu_seconds(pid) - c0) / seconds
-
-
-async def until_idle(pid: int, idle: float, window: float = 0.3, timeout: float = 120.0) -> None:
-    """Wait until the process uses no more CPU than when idle (plus a little) over one window."""
-    with trio.move_on_after(timeout):
-        while True:
-            c0 = cpu_seconds(pid)
-            await trio.sleep(window)
-            if (cpu_seconds(pid) - c0) / window <= idle + 0.03:
-                return
 
 
 async def batch(pid: int, count: int, request: object, done: object = None) -> tuple[float, float, int]:
@@ -95,7 +72,8 @@ def profiler(out: Path | None) -> list[str]:
     if out is None or not Path(spy).exists():
         return []
     out.mkdir(parents=True, exist_ok=True)
-    return [spy, "record", "-r", "250", "-f", "raw", "--threads", "-o", str(out / "server.txt"), "--"]
+    gil = ["--gil"] if os.environ.get("WAMUX_BENCH_PROFILE_GIL") else []  # only the thread running Python code
+    return [spy, "record", "-r", "250", "-f", "raw", "--threads", *gil, "-o", str(out / "server.txt"), "--"]
 
 
 def server_pid(proc: subprocess.Popen[bytes], profiled: bool) -> int:

@@ -17,7 +17,6 @@ transaction). Aim: under 30 s from push to visible.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import tempfile
 import time
@@ -26,20 +25,12 @@ from typing import Any
 
 import trio
 from load import client
-from measure import Report, arguments, ratio
+from measure import Report, arguments, cpu_seconds, ratio
 
 from tests.harness import Api, ServerProcess
 from wamux.projections.messages import MESSAGES
 
 AIM_S = 30.0
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far, from /proc."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 async def visible(http: Any, iid: str, chats: int, total: int, timeout: float) -> tuple[float, list[dict[str, Any]]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import trio
-from measure import REPO, percentile
+from measure import REPO, cpu_seconds, percentile
 
 HERE = Path(__file__).resolve().parent
 
@@ -31,13 +31,55 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
     seconds: float = 0.0
     first_error: str | None = None
+    window: tuple[float, float] = (0.0, 0.0)  # perf_counter() at the start and end of the counted window
+    cpu_s: float = float("nan")  # CPU of the measured process over the window, its idle rate subtracted
+    response_bytes: int = 0
 
     @property
     def rate(self) -> float:
         return self.count / self.seconds if self.seconds else 0.0
 
+    @property
+    def cpu_ms(self) -> float:
+        """Server CPU ms per completed request (nan when no process was measured)."""
+        return self.cpu_s / self.count * 1000 if self.count else float("nan")
+
+    @property
+    def mean_bytes(self) -> float:
+        return self.response_bytes / self.count if self.count else 0.0
+
     def p(self, q: float) -> float:
         return percentile(self.latencies_ms, q)
+
+
+async def idle_rate(pid: int, seconds: float = 1.0) -> float:
+    """CPU seconds per second the process uses while nothing is asked of it."""
+    c0 = cpu_seconds(pid)
+    await trio.sleep(seconds)
+    return (cpu_seconds(pid) - c0) / seconds
+
+
+async def until_idle(pid: int, idle: float, window: float = 0.3, timeout: float = 120.0) -> None:
+    """Wait until the process uses no more CPU than when idle (plus a little) over one window."""
+    with trio.move_on_after(timeout):
+        while True:
+            c0 = cpu_seconds(pid)
+            await trio.sleep(window)
+            if (cpu_seconds(pid) - c0) / window <= idle + 0.03:
+                return
+
+
+async def settled_idle(pid: int, timeout: float = 10.0) -> float:
+    """The process's idle CPU rate, once it has finished what earlier load left it: the rate over
+    0.5 s windows is below 5 % of a core or steady (two windows within 2 %), or `timeout` passed."""
+    previous = float("inf")
+    with trio.move_on_after(timeout):
+        while True:
+            rate = await idle_rate(pid, 0.5)
+            if rate <= 0.05 or abs(rate - previous) <= 0.02:
+                break
+            previous = rate
+    return await idle_rate(pid)
 
 
 async def closed_loop(
@@ -46,12 +88,21 @@ async def closed_loop(
     concurrency: int,
     seconds: float,
     warmup_s: float = 0.5,
+    pid: int | None = None,
+    prime: Callable[[], Awaitable[object]] | None = None,
 ) -> LoadResult:
     """`concurrency` workers, each sending the next request as soon as the previous one is answered.
 
-    `request(i)` sends request number i. The first `warmup_s` seconds are not counted.
+    `request(i)` sends request number i. The first `warmup_s` seconds are not counted. With `pid`,
+    the CPU that process used over the counted window (its idle rate, measured first, subtracted)
+    is in `cpu_s`. `prime()` runs before the workers start (after the idle measurement), say to open
+    the connections.
     """
     result = LoadResult()
+    idle = await settled_idle(pid) if pid is not None else 0.0
+    if prime is not None:
+        await prime()
+    cpu0 = 0.0
     counter = iter(range(10**12))
     measuring = False
     started = 0.0
@@ -73,6 +124,7 @@ async def closed_loop(
                 continue
             if ok:
                 result.count += 1
+                result.response_bytes += len(response.content)
                 result.latencies_ms.append((time.perf_counter() - t0) * 1000)
             else:
                 result.errors += 1
@@ -83,10 +135,36 @@ async def closed_loop(
         await trio.sleep(warmup_s)
         measuring = True
         started = time.perf_counter()
+        if pid is not None:
+            cpu0 = cpu_seconds(pid)
         await trio.sleep(seconds)
         result.seconds = time.perf_counter() - started
+        result.window = (started, started + result.seconds)
+        if pid is not None:
+            result.cpu_s = cpu_seconds(pid) - cpu0 - idle * result.seconds
         nursery.cancel_scope.cancel()
     return result
+
+
+async def projection_lag(http: httpx.AsyncClient) -> dict[str, int]:
+    """Events each projection still has to apply, from `/metrics` (the client must be an admin's)."""
+    r = await http.get("/metrics")
+    r.raise_for_status()
+    lag: dict[str, int] = {}
+    for line in r.text.splitlines():
+        if line.startswith("wamux_projection_lag_events{"):
+            name = line.split('projection="', 1)[1].split('"', 1)[0]
+            lag[name] = int(float(line.rsplit(" ", 1)[1]))
+    return lag
+
+
+async def caught_up(http: httpx.AsyncClient, timeout: float = 300.0) -> None:
+    """Wait until every projection has applied the whole log."""
+    with trio.fail_after(timeout):
+        while True:
+            if not any((await projection_lag(http)).values()):
+                return
+            await trio.sleep(0.2)
 
 
 def client(base_url: str, *, token: str | None = None, connections: int = 64) -> httpx.AsyncClient:
@@ -97,6 +175,56 @@ def client(base_url: str, *, token: str | None = None, connections: int = 64) ->
         timeout=30,
         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
     )
+
+
+class ClientPool:
+    """`size` httpx clients of one connection each; every request borrows an idle one.
+
+    For hundreds of concurrent requests: one `AsyncClient` with 200 connections costs the load
+    generator several times the CPU (httpcore's pool scans its connections and queued requests on
+    every request), which made the client the bottleneck, not the server. With `size` equal to the
+    closed loop's concurrency a client is always free.
+    """
+
+    def __init__(self, base_url: str, size: int, *, token: str | None = None) -> None:
+        self.clients = [client(base_url, token=token, connections=1) for _ in range(size)]
+        self.free = list(self.clients)
+
+    async def request(self, method: str, url: str, **kw: object) -> httpx.Response:
+        http = self.free.pop()
+        try:
+            return await http.request(method, url, **kw)  # type: ignore[arg-type]
+        finally:
+            self.free.append(http)
+
+    async def get(self, url: str, **kw: object) -> httpx.Response:
+        return await self.request("GET", url, **kw)
+
+    async def post(self, url: str, **kw: object) -> httpx.Response:
+        return await self.request("POST", url, **kw)
+
+    async def connect(self, url: str, at_once: int = 20) -> None:
+        """Open every client's connection with one GET of `url`, `at_once` at a time.
+
+        200 connects at once overflow hypercorn's listen backlog (100): the dropped SYNs are sent
+        again after 1 s, 3 s, 7 s, and those requests then sit in the latency tail.
+        """
+        limiter = trio.CapacityLimiter(at_once)
+
+        async def one(http: httpx.AsyncClient) -> None:
+            async with limiter:
+                (await http.get(url)).raise_for_status()
+
+        async with trio.open_nursery() as nursery:
+            for http in self.clients:
+                nursery.start_soon(one, http)
+
+    async def __aenter__(self) -> ClientPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for http in self.clients:
+            await http.aclose()
 
 
 class BareServer:

@@ -23,6 +23,7 @@ from rich.table import Table  # noqa: E402
 
 console = Console(width=170)
 PAGE = os.sysconf("SC_PAGE_SIZE")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def arguments(description: str) -> argparse.Namespace:
@@ -35,6 +36,13 @@ def rss_bytes(pid: int | str = "self") -> int:
     """Resident set size of a process, from /proc (no psutil needed)."""
     with open(f"/proc/{pid}/statm") as f:
         return int(f.read().split()[1]) * PAGE
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU time of a process so far (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def mb(n_bytes: float) -> str:

@@ -14,6 +14,8 @@ Per backend, in the same run:
 - rebuilding projections from the whole log (messages alone, then all six)
   vs raw read → json.loads → bulk insert of one row per event into a plain table/collection.
 Then the section "switch 100k events" (the live store switch, when it has landed).
+Next to each events/s figure: the CPU this process used per event (`time.process_time`, all its
+threads: the trio loop, the writer, the worker threads), µs. mongod's own CPU is not in it.
 
 The raw baselines write the same bytes (pre-encoded) into a table/collection with the same
 keys and indexes, so the ratio is what wamux's layers cost on top of the driver.
@@ -29,7 +31,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import trio
 from fill import fill, message
@@ -71,26 +73,42 @@ def rows_for(n: int, streams: int = 1) -> list[tuple[str, int, str, bytes, int]]
     return out
 
 
-def timed(fn: Callable[[], Any]) -> float:
-    t0 = time.perf_counter()
+class Rate(NamedTuple):
+    per_s: float  # events/s
+    cpu_us: float  # CPU of this process per event, µs
+
+
+class Span:
+    """Wall and process CPU time from its creation; `rate(n)` for n events done since."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def rate(self, n: int) -> Rate:
+        wall, cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+        return Rate(n / wall, cpu / max(1, n) * 1e6)
+
+
+def timed(n: int, fn: Callable[[], Any]) -> Rate:
+    span = Span()
     fn()
-    return time.perf_counter() - t0
+    return span.rate(n)
 
 
 # ---- wamux through the EventStore port (same code for both backends) ----------------------
 
 
-async def single_appends(store: RecorderEventStore, n: int) -> float:
+async def single_appends(store: RecorderEventStore, n: int) -> Rate:
     iid = new_id()
     version = len(await store.append(iid, Instance.create(iid, new_id(), {"name": "bench"}), 0))
-    t0 = time.perf_counter()
+    span = Span()
     for i in range(n):
         (recorded,) = await store.append(iid, [message(iid, i)], version)
         version = recorded.version
-    return n / (time.perf_counter() - t0)
+    return span.rate(n)
 
 
-async def concurrent_appends(store: RecorderEventStore, total: int, appenders: int) -> tuple[float, float]:
+async def concurrent_appends(store: RecorderEventStore, total: int, appenders: int) -> tuple[Rate, float]:
     """`appenders` tasks, each its own stream, 1 event per append; returns (events/s, events per commit)."""
     per = total // appenders
     ids = [new_id() for _ in range(appenders)]
@@ -105,25 +123,25 @@ async def concurrent_appends(store: RecorderEventStore, total: int, appenders: i
             (recorded,) = await store.append(iid, [message(iid, i)], version)
             version = recorded.version
 
-    t0 = time.perf_counter()
+    span = Span()
     async with trio.open_nursery() as nursery:
         for iid in ids:
             nursery.start_soon(appender, iid)
-    seconds = time.perf_counter() - t0
+    done = span.rate(per * appenders)
     commits = max(1, store.batches - batches0)
-    return per * appenders / seconds, (store.appended_events - events0) / commits
+    return done, (store.appended_events - events0) / commits
 
 
-async def read_log(store: RecorderEventStore) -> tuple[float, int]:
+async def read_log(store: RecorderEventStore) -> tuple[Rate, int]:
     position, n = 0, 0
-    t0 = time.perf_counter()
+    span = Span()
     while True:
         batch = await store.read_all(position, 1000)
         if not batch:
             break
         n += len(batch)
         position = batch[-1].position
-    return n / (time.perf_counter() - t0), n
+    return span.rate(n), n
 
 
 def backend_store(provider: str, recorder: Any, rm: ReadModelStore, url: str | None = None) -> RecorderEventStore:
@@ -132,7 +150,7 @@ def backend_store(provider: str, recorder: Any, rm: ReadModelStore, url: str | N
     return RecorderEventStore(BackendHandle(backend), SystemClock())
 
 
-async def rebuild(store: RecorderEventStore, names: tuple[str, ...] | None) -> float:
+async def rebuild(store: RecorderEventStore, names: tuple[str, ...] | None) -> Rate:
     limiter = trio.CapacityLimiter(8)
     runners = [
         ProjectionRunner(p, store, store.backend, limiter)
@@ -141,13 +159,13 @@ async def rebuild(store: RecorderEventStore, names: tuple[str, ...] | None) -> f
     ]
     for r in runners:
         await r.prepare()
-    t0 = time.perf_counter()
+    span = Span()
     for r in runners:
         await r.rebuild()
-    return store.head() / (time.perf_counter() - t0)
+    return span.rate(store.head())
 
 
-async def appends_with_projections(store: RecorderEventStore, n: int) -> tuple[float, dict[str, float]]:
+async def appends_with_projections(store: RecorderEventStore, n: int) -> tuple[Rate, dict[str, float]]:
     """Sequential single appends while every projection of a server follows the log; also counts log reads."""
     limiter, rm = store.limiter, store.backend.read_models
     runners = [ProjectionRunner(p, store, store.backend, limiter) for p in all_projections()]
@@ -163,8 +181,17 @@ async def appends_with_projections(store: RecorderEventStore, n: int) -> tuple[f
         calls["read-model transactions"] += 1
         return real_apply(*a, **k)
 
+    real_apply_all = getattr(rm, "apply_all", None)  # every projection's batch in one transaction
+
+    def counting_apply_all(*a: Any, **k: Any) -> Any:
+        calls["read-model transactions"] += 1
+        assert real_apply_all is not None
+        return real_apply_all(*a, **k)
+
     store.read_all = counting_read  # type: ignore[method-assign]
     rm.apply = counting_apply  # type: ignore[method-assign]
+    if real_apply_all is not None:
+        rm.apply_all = counting_apply_all  # type: ignore[method-assign]
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(models.run)
@@ -176,6 +203,8 @@ async def appends_with_projections(store: RecorderEventStore, n: int) -> tuple[f
     finally:
         store.read_all = real_read  # type: ignore[method-assign]
         rm.apply = real_apply  # type: ignore[method-assign]
+        if real_apply_all is not None:
+            rm.apply_all = real_apply_all  # type: ignore[method-assign]
     return rate, {k: v / max(1, n) for k, v in calls.items()}
 
 
@@ -199,26 +228,26 @@ class _Names:
 SQLITE_INSERT = "INSERT INTO stored_events (originator_id, originator_version, topic, state, ts) VALUES (?,?,?,?,?)"
 
 
-def sqlite_one_commit_per_row(db: sqlite3.Connection, rows: list[Any]) -> float:
+def sqlite_one_commit_per_row(db: sqlite3.Connection, rows: list[Any]) -> Rate:
     def work() -> None:
         for row in rows:
             db.execute("BEGIN")
             db.execute(SQLITE_INSERT, row)
             db.execute("COMMIT")
 
-    return len(rows) / timed(work)
+    return timed(len(rows), work)
 
 
-def sqlite_executemany(db: sqlite3.Connection, rows: list[Any]) -> float:
+def sqlite_executemany(db: sqlite3.Connection, rows: list[Any]) -> Rate:
     def work() -> None:
         db.execute("BEGIN")
         db.executemany(SQLITE_INSERT, rows)
         db.execute("COMMIT")
 
-    return len(rows) / timed(work)
+    return timed(len(rows), work)
 
 
-def sqlite_read(path: Path) -> float:
+def sqlite_read(path: Path) -> Rate:
     db = sqlite3.connect(str(path))
     n = 0
 
@@ -236,12 +265,14 @@ def sqlite_read(path: Path) -> float:
             n += len(rows)
             position = rows[-1][0]
 
-    seconds = timed(work)
+    span = Span()
+    work()
+    done = span.rate(n)
     db.close()
-    return n / seconds
+    return done
 
 
-def sqlite_rebuild(path: Path, target: Path) -> float:
+def sqlite_rebuild(path: Path, target: Path) -> Rate:
     """Read every event, decode it, write one row per event (1,000 per transaction)."""
     src = sqlite3.connect(str(path))
     dst = sqlite3.connect(str(target), isolation_level=None)
@@ -272,10 +303,12 @@ def sqlite_rebuild(path: Path, target: Path) -> float:
             n += len(rows)
             position = rows[-1][0]
 
-    seconds = timed(work)
+    span = Span()
+    work()
+    done = span.rate(n)
     src.close()
     dst.close()
-    return n / seconds
+    return done
 
 
 # ---- raw pymongo -------------------------------------------------------------------------------
@@ -297,7 +330,7 @@ def mongo_raw_collection(db: Any, name: str) -> Any:
     return coll
 
 
-def mongo_read(coll: Any) -> float:
+def mongo_read(coll: Any) -> Rate:
     n = 0
 
     def work() -> None:
@@ -310,11 +343,12 @@ def mongo_read(coll: Any) -> float:
             n += len(docs)
             position = docs[-1]["_id"]
 
-    seconds = timed(work)
-    return n / seconds
+    span = Span()
+    work()
+    return span.rate(n)
 
 
-def mongo_rebuild(coll: Any, target: Any) -> float:
+def mongo_rebuild(coll: Any, target: Any) -> Rate:
     from pymongo import ASCENDING, ReplaceOne
 
     target.create_index([("stream", ASCENDING), ("ts", ASCENDING)])
@@ -342,8 +376,9 @@ def mongo_rebuild(coll: Any, target: Any) -> float:
             n += len(docs)
             position = docs[-1]["_id"]
 
-    seconds = timed(work)
-    return n / seconds
+    span = Span()
+    work()
+    return span.rate(n)
 
 
 # ---- the two backends ----------------------------------------------------------------------------
@@ -357,12 +392,18 @@ async def with_writer(store: RecorderEventStore, body: Callable[[], Any]) -> Any
     return result
 
 
+def row(report: Report, backend: str, operation: str, wamux: Rate, raw_name: str, raw: Rate) -> None:
+    report.add(
+        backend, operation, wamux.per_s, raw_name, raw.per_s, ratio(wamux.per_s, raw.per_s), wamux.cpu_us, raw.cpu_us
+    )
+
+
 async def bench_backend(
     report: Report,
     name: str,
     sizes: tuple[int, int, int],
     open_store: Callable[[str], RecorderEventStore],
-    raw: dict[str, Callable[[], float]],
+    raw: dict[str, Callable[[], Rate]],
     raw_names: dict[str, str],
 ) -> None:
     """Every row of one backend; `raw[...]` run after the wamux side (the read/rebuild ones need its log)."""
@@ -377,25 +418,14 @@ async def bench_backend(
 
     rate_single = await run("single", lambda s: single_appends(s, single))
     raw_single = raw["single"]()
-    report.add(
-        name, "append 1 event, sequential", rate_single, raw_names["single"], raw_single, ratio(rate_single, raw_single)
-    )
+    row(report, name, "append 1 event, sequential", rate_single, raw_names["single"], raw_single)
     rate_group, per_commit = await run("group", lambda s: concurrent_appends(s, group, 200))
     raw_many = raw["many"]()
-    report.add(
-        name, "append 1 event, 200 appenders", rate_group, raw_names["many"], raw_many, ratio(rate_group, raw_many)
-    )
+    row(report, name, "append 1 event, 200 appenders", rate_group, raw_names["many"], raw_many)
     rate_proj, calls = await run("proj", lambda s: appends_with_projections(s, single))
-    report.add(
-        name,
-        "append 1 event, sequential, + projections",
-        rate_proj,
-        "the first row",
-        rate_single,
-        ratio(rate_proj, rate_single),
-    )
+    row(report, name, "append 1 event, sequential, + projections", rate_proj, "the first row", rate_single)
 
-    async def filled(store: RecorderEventStore) -> tuple[float, int, float, float]:
+    async def filled(store: RecorderEventStore) -> tuple[Rate, int, Rate, Rate]:
         await fill(store, instances=10, events=log)
         read_rate, n = await read_log(store)
         messages = await rebuild(store, ("messages",))
@@ -404,19 +434,10 @@ async def bench_backend(
 
     read_rate, n, messages_rate, all_rate = await run("log", filled)
     raw_read = raw["read"]()
-    report.add(name, "read the log, decoded", read_rate, raw_names["read"], raw_read, ratio(read_rate, raw_read))
+    row(report, name, "read the log, decoded", read_rate, raw_names["read"], raw_read)
     raw_rebuild = raw["rebuild"]()
-    report.add(
-        name,
-        "rebuild messages projection",
-        messages_rate,
-        raw_names["rebuild"],
-        raw_rebuild,
-        ratio(messages_rate, raw_rebuild),
-    )
-    report.add(
-        name, "rebuild all 6 projections", all_rate, raw_names["rebuild"], raw_rebuild, ratio(all_rate, raw_rebuild)
-    )
+    row(report, name, "rebuild messages projection", messages_rate, raw_names["rebuild"], raw_rebuild)
+    row(report, name, "rebuild all 6 projections", all_rate, raw_names["rebuild"], raw_rebuild)
     report.note(
         f"{name}: sequential n={single:,}; 200 appenders n={group:,}, {per_commit:.0f} events per commit; "
         f"with projections following, each append caused {calls['log reads']:.1f} log reads and "
@@ -433,16 +454,16 @@ async def bench_sqlite(report: Report, sizes: Sizes, tmp: Path) -> None:
         recorder = open_sqlite_recorder(str(tmp / f"{tag}.db"))
         return backend_store("sqlite", recorder, SQLiteReadModelStore(str(tmp / f"{tag}.rm.db")))
 
-    def single() -> float:
+    def single() -> Rate:
         return sqlite_one_commit_per_row(sqlite_raw_db(tmp / "raw1.db"), rows_for(sizes.single))
 
-    def many() -> float:
+    def many() -> Rate:
         return sqlite_executemany(sqlite_raw_db(tmp / "raw2.db"), rows_for(sizes.group, 200))
 
-    def read() -> float:
+    def read() -> Rate:
         return sqlite_read(tmp / "log.db")
 
-    def rebuild_raw() -> float:
+    def rebuild_raw() -> Rate:
         return sqlite_rebuild(tmp / "log.db", tmp / "raw-rm.db")
 
     await bench_backend(
@@ -487,15 +508,15 @@ async def bench_mongo(report: Report, sizes: Sizes, tmp: Path) -> None:
             recorder = open_mongo_recorder(url)
             return backend_store("mongodb", recorder, MongoReadModelStore(server.url_for(f"bench_{tag}_rm")), url)
 
-        def insert_one_each() -> float:
+        def insert_one_each() -> Rate:
             coll = mongo_raw_collection(raw_db, "one")
             docs = mongo_docs(rows_for(sizes.mongo_single), 1)
-            return len(docs) / timed(lambda: [coll.insert_one(d) for d in docs])
+            return timed(len(docs), lambda: [coll.insert_one(d) for d in docs])
 
-        def insert_many() -> float:
+        def insert_many() -> Rate:
             coll = mongo_raw_collection(raw_db, "many")
             docs = mongo_docs(rows_for(sizes.mongo_group, 200), 1)
-            return len(docs) / timed(lambda: coll.insert_many(docs, ordered=False))
+            return timed(len(docs), lambda: coll.insert_many(docs, ordered=False))
 
         log_events = raw_client["bench_log"]["stored_events"]
         await bench_backend(
@@ -525,12 +546,16 @@ async def bench_mongo(report: Report, sizes: Sizes, tmp: Path) -> None:
 
 
 async def bench_switch(report: Report, sizes: Sizes, tmp: Path, mongod: Any) -> None:
-    """SECTION "switch 100k events": a live `StoreSwitcher.switch` SQLite → MongoDB of a filled log.
+    """SECTION "switch 100k events": a live `StoreSwitcher.switch` SQLite → MongoDB of a filled log, and
+    the switch's log copy alone (`store_copy.bulk_copy_log`, no read models) into a fresh MongoDB.
 
-    Baseline: the raw driver copying the same rows (SQLite read + pymongo insert_many), no read models.
+    Baseline: the raw drivers copying the same rows (sqlite3 read + pymongo insert_many) into a collection
+    with the same documents and indexes as our MongoDB events collection, no read models.
     """
+    from wamux.adapters.eventlog.mongo import open_mongo_recorder
     from wamux.run.bootstrap import build_core
     from wamux.run.config import load_settings
+    from wamux.run.store_copy import bulk_copy_log
 
     data = tmp / "switch"
     settings = load_settings(
@@ -550,38 +575,75 @@ async def bench_switch(report: Report, sizes: Sizes, tmp: Path, mongod: Any) -> 
         for runner in read_models.runners.values():
             await runner.prepare()
         await read_models.follow()
-        started = time.perf_counter()
+        target = await trio.to_thread.run_sync(open_mongo_recorder, mongod.url_for("bench_switch_copy"))
+        span = Span()
+        copied = await bulk_copy_log(store.recorder, target, trio.CapacityLimiter(4), lambda _: None)
+        copy = span.rate(copied)
+        target.datastore.close()
+        span = Span()
         result = await switcher.switch("mongodb", mongod.url_for("bench_switch"))
-        took = time.perf_counter() - started
+        took = time.perf_counter() - span.wall
+        switch = span.rate(int(result["events"]))
         nursery.cancel_scope.cancel()
     core.storage.backend.close()
     events = int(result["events"])
-
-    def raw_copy() -> float:
-        from pymongo import MongoClient
-
-        client: MongoClient[dict[str, Any]] = MongoClient(mongod.url_for("bench_switch_raw"))
-        coll = client.get_default_database()["events"]
-        db = sqlite3.connect(str(settings.sqlite_path))
-        t0 = time.perf_counter()
-        rows = db.execute("SELECT rowid, originator_id, originator_version, topic, state, ts FROM stored_events")
-        while batch := rows.fetchmany(2000):
-            coll.insert_many(
-                [{"_id": r[0], "o": r[1], "v": r[2], "t": r[3], "s": r[4], "ts": r[5]} for r in batch], ordered=True
-            )
-        took_raw = time.perf_counter() - t0
-        client.close()
-        return took_raw
-
-    raw = await trio.to_thread.run_sync(raw_copy)
+    raw = await trio.to_thread.run_sync(raw_copy, settings.sqlite_path, mongod.url_for("bench_switch_raw"))
+    name = "sqlite3 read + insert_many, same indexes"
     report.add(
         "switch",
         f"switch {events // 1000}k events SQLite → MongoDB (pause {result['pauseMs']:.0f} ms, {took:.1f} s)",
-        f"{events / took:,.0f}",
-        "sqlite3 read + insert_many (no read models)",
-        f"{events / raw:,.0f}",
-        ratio(events / took, events / raw),
+        switch.per_s,
+        f"{name} (no read models)",
+        raw.per_s,
+        ratio(switch.per_s, raw.per_s),
+        switch.cpu_us,
+        raw.cpu_us,
     )
+    report.add(
+        "switch",
+        f"the switch's log copy alone, {copied // 1000}k events (no read models)",
+        copy.per_s,
+        name,
+        raw.per_s,
+        ratio(copy.per_s, raw.per_s),
+        copy.cpu_us,
+        raw.cpu_us,
+    )
+
+
+def raw_copy(sqlite_path: Path, url: str) -> Rate:
+    """The SQLite events table into a MongoDB collection shaped and indexed as `MongoApplicationRecorder`'s."""
+    from pymongo import ASCENDING, MongoClient
+
+    from wamux.adapters.eventlog.mongo_recorders import TIMELINE_INDEXES
+
+    client: MongoClient[dict[str, Any]] = MongoClient(url, uuidRepresentation="standard")
+    coll = client.get_default_database()["stored_events"]
+    db = sqlite3.connect(str(sqlite_path))
+    span = Span()
+    coll.create_index([("originator_id", ASCENDING), ("originator_version", ASCENDING)], unique=True)
+    for index, keys in TIMELINE_INDEXES.items():
+        coll.create_index([(key, ASCENDING) for key in keys], name=index)
+    rows = db.execute("SELECT rowid, originator_id, originator_version, topic, state, ts FROM stored_events")
+    n = 0
+    while batch := rows.fetchmany(10_000):
+        docs = [
+            {
+                "_id": r[0],
+                "originator_id": uuid.UUID(r[1]),
+                "originator_version": r[2],
+                "topic": r[3],
+                "state": r[4],
+                "ts": r[5],
+            }
+            for r in batch
+        ]
+        coll.insert_many(docs, ordered=True)
+        n += len(batch)
+    rate = span.rate(n)
+    db.close()
+    client.close()
+    return rate
 
 
 async def main() -> None:
@@ -589,7 +651,16 @@ async def main() -> None:
     sizes = Sizes(args.quick)
     report = Report(
         "store: events/s through wamux's EventStore vs the raw driver",
-        ["backend", "operation", "wamux events/s", "raw driver", "raw events/s", "ratio"],
+        [
+            "backend",
+            "operation",
+            "wamux events/s",
+            "raw driver",
+            "raw events/s",
+            "ratio",
+            "wamux CPU µs/ev",
+            "raw CPU µs/ev",
+        ],
     )
     tmp = Path(tempfile.mkdtemp(prefix="wamux-bench-"))
     try:

@@ -36,6 +36,7 @@ from wamux.core.ports import (
     RevokeIn,
     TransportEvent,
 )
+from wamux.domain.errors import CatchingUp
 from wamux.domain.events import (
     Connected,
     ContactSaved,
@@ -193,10 +194,14 @@ class InboundEvents(HistoryImport):
     # ---- what refers to a message in history ------------------------------------------------
 
     async def _known(self, message_id: str) -> Mapping[str, Any] | bool | None:
-        """The target in history; True when there is no history to ask (then the event is taken as it comes)."""
+        """The target in history; True when there is no history to ask (then the event is taken as it comes),
+        or while the messages read model is still catching up with a big log at start (it cannot say yet)."""
         if self.deps.history is None:
             return True
-        return await self.deps.history.message(self.id, message_id)
+        try:
+            return await self.deps.history.message(self.id, message_id)
+        except CatchingUp:
+            return True
 
     async def _referring(self, event: ReactionIn | EditIn | RevokeIn | PollVoteIn) -> DomainEvent | None:
         """The domain event for a reaction, edit, revoke or vote, or None when WhatsApp would ignore it.

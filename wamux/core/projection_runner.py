@@ -12,13 +12,15 @@ tried again after a capped back-off, while the other projections go on. Nothing 
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 import trio
 
+from wamux.core.catching_up import CatchUps
 from wamux.core.ports import Backend, BackendHandle, EventStore
 from wamux.core.supervision import Backoff, forever
 from wamux.domain.events import RecordedEvent
@@ -29,6 +31,14 @@ T = TypeVar("T")
 log = get_logger("wamux.projections")
 
 BATCH = 1000
+
+
+class ReadModelState(TypedDict):
+    """One read model as `/api/health` shows it."""
+
+    position: int
+    lag: int
+    catchingUp: bool
 
 
 class ProjectionRunner:
@@ -46,6 +56,7 @@ class ProjectionRunner:
         self.backend = backend  # its read models are `backend.read_models`, looked up at each use
         self.limiter = limiter
         self.position = 0
+        self.saved = 0  # the position last written with the read model (the shared reader writes idle ones late)
         self._advanced = trio.Event()
         self.error: str | None = None  # why the last batch failed; None while healthy
         self.failures = 0  # failed batches since start
@@ -88,7 +99,7 @@ class ProjectionRunner:
 
     async def prepare(self) -> None:
         await self._call(lambda rm: rm.ensure(self.projection.collections))
-        self.position = await self._call(lambda rm: rm.position(self.name))
+        self.position = self.saved = await self._call(lambda rm: rm.position(self.name))
 
     async def catch_up(self, progress: object | None = None) -> int:
         """Apply every event up to the current head; returns how many were applied."""
@@ -109,18 +120,24 @@ class ProjectionRunner:
 
     async def _apply(self, events: list[RecordedEvent]) -> None:
         last = events[-1].position
-        projection = self.projection
+        work = self._work(events)
+        await self._call(lambda rm: rm.apply(self.name, last, work))
+        self._advance(last)
+        self.saved = last
+
+    def _work(self, events: list[RecordedEvent]) -> Callable[[ReadSession], None]:
+        """What applying `events` does to the read model, for the store to run in its transaction."""
+        apply = self.projection.apply
 
         def work(session: ReadSession) -> None:
             for event in events:
-                projection.apply(session, event)
+                apply(session, event)
 
-        await self._call(lambda rm: rm.apply(self.name, last, work))
-        self._advance(last)
+        return work
 
     def move_to(self, position: int) -> None:
         """Take over a position reached elsewhere (the store switch), waking readers that wait."""
-        self.position = position
+        self.position = self.saved = position
         self._advanced.set()
         self._advanced = trio.Event()
 
@@ -141,18 +158,39 @@ class ProjectionRunner:
     async def rebuild(self, progress: object | None = None) -> int:
         """Throw the read model away and build it again from the whole log."""
         await self._call(lambda rm: rm.reset(self.name, self.projection.collections))
-        self.position = 0
+        self.position = self.saved = 0
         return await self.catch_up(progress)
+
+
+def _reset(projection: Projection, rm: ReadModelStore) -> None:
+    rm.reset(projection.name, projection.collections)
+
+
+def _nothing(session: ReadSession) -> None:
+    """The work of a runner with no event in the batch: only its position is recorded."""
 
 
 class ReadModels:
     """All projection runners, and the 'wait until reads see the log's head' helper routes use."""
 
-    def __init__(self, runners: list[ProjectionRunner], store: EventStore, backend: BackendHandle) -> None:
+    def __init__(
+        self,
+        runners: list[ProjectionRunner],
+        store: EventStore,
+        backend: BackendHandle,
+        *,
+        first: Sequence[str] = (),
+        catch_up_wait_s: float = 2.0,
+    ) -> None:
         self.runners = {r.name: r for r in runners}
         self.store = store
         self.backend = backend
         self._batch = trio.Lock()
+        # Read models of rare topics (users, instances, ...): when they start far behind, each catches up
+        # first with a topic-filtered read, and is kept at the head that way while the others catch up.
+        self.first = tuple(name for name in first if name in self.runners and self.runners[name].projection.topics)
+        self.catch_up_wait_s = catch_up_wait_s  # how long a read waits for a model catching up, then 503
+        self.catch_ups = CatchUps(threshold=BATCH)
 
     @property
     def rm(self) -> ReadModelStore:
@@ -164,12 +202,44 @@ class ReadModels:
         return self.backend.lease()
 
     async def synced(self, *names: str, timeout: float = 5.0) -> None:
-        """Read-your-writes: wait until the named (or all) read models reached the current head."""
+        """Read-your-writes: wait until the named (or all) read models reached the current head.
+
+        A model catching up (`wamux.core.catching_up`) is waited for at most `catch_up_wait_s`, then
+        `CatchingUp` is raised: never rows older than the head. Otherwise a read waits up to `timeout` and
+        answers with what is there (a failing projection is not waited for).
+        """
         head = self.store.head()
+        deadline = trio.current_time() + min(timeout, self.catch_up_wait_s)
         for name in names or tuple(self.runners):
             runner = self.runners[name]
+            if self.catching_up(name):
+                bound = max(0.0, deadline - trio.current_time())
+                if runner.error is None and await runner.wait_for(head, bound):
+                    continue
+                catch_up = self.catch_ups.get(name, runner.position, trio.current_time())
+                if catch_up is not None:
+                    raise catch_up.behind(runner.position, head, trio.current_time())
             if runner.error is None:  # a failing projection will not catch up in time: answer with what is there
                 await runner.wait_for(head, timeout)
+
+    def catching_up(self, name: str) -> bool:
+        """Whether the read model started this run far behind and has not yet reached the head it saw then."""
+        return self.catch_ups.get(name, self.runners[name].position, trio.current_time()) is not None
+
+    async def caught_up(self, name: str) -> None:
+        """Wait until the read model is no longer catching up (at once if it never was)."""
+        catch_up = self.catch_ups.active.get(name)
+        if catch_up is not None:
+            await self.runners[name].wait_for(catch_up.target, timeout=math.inf)
+            self.catching_up(name)  # notes that it finished
+
+    def states(self) -> dict[str, ReadModelState]:
+        """Each read model's position, lag behind the log's head and whether it is catching up."""
+        head = self.store.head()
+        return {
+            name: {"position": r.position, "lag": max(0, head - r.position), "catchingUp": self.catching_up(name)}
+            for name, r in self.runners.items()
+        }
 
     def lag(self) -> dict[str, int]:
         head = self.store.head()
@@ -179,28 +249,88 @@ class ReadModels:
         """Projections whose last batch failed (name -> error); they retry on their own."""
         return {name: r.error for name, r in self.runners.items() if r.error is not None}
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self,
+        *,
+        begin: Callable[[], Awaitable[object]] | None = None,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
         """Follow the log for every projection with ONE reader: each batch is read and decoded once
-        and handed to every runner that wants some of it (each saves its rows in its own transaction).
-        Supervised: an error (say, the store cannot be read) is logged and retried after a back-off.
+        and handed to every runner that wants some of it. Supervised: an error (say, the store cannot
+        be read) is logged and retried after a back-off.
+
+        Reports started as soon as every runner read its position: a model far behind the log catches
+        up in the background (the `first` ones at once, by topic-filtered reads; the others once `begin`
+        returns, say when the server serves) while the server serves; reads of a model still catching
+        up wait a bound, or answer `CatchingUp`.
         """
         for runner in self.runners.values():
             await runner.prepare()
-        started = False
-
-        def start() -> None:
-            nonlocal started
-            if not started:
-                started = True
-                task_status.started()
+        head = self.store.head()
+        positions = {name: r.position for name, r in self.runners.items()}
+        behind = self.catch_ups.begin(positions, head, trio.current_time())
+        if behind:
+            log.info("read models are catching up with the log", read_models=",".join(behind), head=head)
+        task_status.started()
 
         async def step() -> None:
             await self.follow()
-            start()
             await self._wait_for_work()
 
-        # A catch-up that fails at start does not hold the server back: the loop keeps retrying it.
-        await forever(step, what="projections", on_error=lambda exc: start())
+        async with trio.open_nursery() as nursery:
+            if behind:
+                await nursery.start(self._keep_first_at_head, [self.runners[name] for name in self.first])
+                if begin is not None:
+                    await begin()  # the big catch-up takes the event loop's time: not before the server serves
+                    self.catch_ups.restart_clock(
+                        {name: r.position for name, r in self.runners.items()}, trio.current_time()
+                    )
+            await forever(step, what="projections")
+
+    async def _keep_first_at_head(
+        self, runners: list[ProjectionRunner], *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """While any read model catches up, keep the `first` ones at the head with their own topic-filtered
+        reads (the shared reader reaches new events only after the big models walked the whole log); then
+        log how long each model took, and end (the shared reader keeps them all from then on)."""
+        await self._bring_up(runners)
+        task_status.started()
+        while any(self.catching_up(name) for name in self.runners):
+            now = trio.current_time()
+            with trio.move_on_after(0.5):  # and look again whether the catching up is over
+                ready = [r.position for r in runners if r.due(now)]
+                if ready:
+                    await self.store.wait_beyond(min(ready))
+                else:
+                    await trio.sleep_forever()
+            await self._bring_up(runners)
+        log.info("read models caught up with the log", **{f"{n}_s": s for n, s in self.catch_ups.finished.items()})
+
+    async def _bring_up(self, runners: list[ProjectionRunner]) -> None:
+        """Catch the due `runners` up to the head with ONE read filtered on all their topics (a scan of the
+        log for rare events), a batch at a time under the batch lock: the shared reader then sees them
+        moved, and skips what they applied. A runner that fails stays where it failed, until its retry."""
+        while True:
+            async with self._batch:
+                due = [r for r in runners if r.due(trio.current_time())]
+                head = self.store.head()
+                if not due or min(r.position for r in due) >= head:
+                    return
+                wanted = {r.name: frozenset(r.projection.topics) for r in due}
+                topics = sorted(frozenset().union(*wanted.values()))
+                events = await self.store.read_all(min(r.position for r in due), BATCH, topics)
+                # Fewer than a batch: nothing else of interest up to `head` (later events wait for the next round).
+                last = events[-1].position if len(events) == BATCH else max(head, events[-1].position if events else 0)
+                for runner in due:
+                    mine = [e for e in events if e.position > runner.position and e.type in wanted[runner.name]]
+                    try:
+                        if mine:
+                            await runner._apply(mine)
+                    except Exception as exc:  # as in the shared reader: only this runner stops, until its retry
+                        runner.failed(exc)
+                        continue
+                    runner.recovered()
+                    runner._advance(last)
 
     async def _wait_for_work(self) -> None:
         """Sleep until the log grows past a healthy runner, or a failed runner's back-off is over."""
@@ -217,29 +347,80 @@ class ReadModels:
     async def follow(self) -> None:
         """Bring every runner that is due up to the current head (a failing one stays where it failed)."""
         runners = list(self.runners.values())
-        wanted = {r.name: frozenset(r.projection.topics) for r in runners}
-        while True:
-            # One batch at a time under the lock: `hold()` (the store switch) never sees a batch
-            # half applied, nor a batch read from one store applied to the other's read models.
-            async with self._batch:
-                now = trio.current_time()
-                due = [r for r in runners if r.due(now)]
-                head = self.store.head()
-                if not due or min(r.position for r in due) >= head:
-                    return
-                events = await self.store.read_all(min(r.position for r in due), BATCH)
-                last = events[-1].position if events else head
-                for runner in due:
-                    topics = wanted[runner.name]
-                    mine = [e for e in events if e.position > runner.position and (not topics or e.type in topics)]
-                    try:
-                        if mine:
-                            await runner._apply(mine)
-                    except Exception as exc:  # this runner's supervisor: only it stops, and only until the retry
-                        runner.failed(exc)
-                        continue
-                    runner.recovered()
-                    runner._advance(last)
+        while await self._step(runners) is not None:
+            pass
+
+    async def rebuild(
+        self, names: Sequence[str] | None = None, progress: Callable[[int], None] | None = None
+    ) -> dict[str, int]:
+        """Throw the named (or all) read models away and build them again from the whole log, together:
+        each batch is read once and applied to all of them in one read-model transaction.
+
+        `progress` gets the position reached after each batch. Returns how many events each one
+        applied; a projection that fails stops the rebuild with its error (what is done stays done).
+        """
+        chosen = [self.runners[name] for name in (names if names is not None else list(self.runners))]
+        applied = {runner.name: 0 for runner in chosen}
+        for runner in chosen:
+            await runner.prepare()
+        async with self._batch:
+            for runner in chosen:
+                await runner._call(functools.partial(_reset, runner.projection))
+                runner.position = runner.saved = 0
+        while (step := await self._step(chosen)) is not None:
+            counts, failed = step
+            for name, count in counts.items():
+                applied[name] += count
+            if failed:
+                raise next(iter(failed.values()))
+            if callable(progress):
+                progress(min(runner.position for runner in chosen))
+        return applied
+
+    async def _step(self, runners: list[ProjectionRunner]) -> tuple[dict[str, int], dict[str, Exception]] | None:
+        """Read the next batch of the log once and apply it to every due runner of `runners`, all in ONE
+        read-model transaction (one worker-thread hop). Answers how many events each runner applied and
+        which ones failed (marked `failed`: they stay before the batch and retry after their back-off;
+        the others advance), or None when no due runner is behind the head.
+        """
+        # One batch at a time under the lock: `hold()` (the store switch) never sees a batch
+        # half applied, nor a batch read from one store applied to the other's read models.
+        async with self._batch:
+            now = trio.current_time()
+            due = [r for r in runners if r.due(now)]
+            head = self.store.head()
+            if not due or min(r.position for r in due) >= head:
+                return None
+            events = await self.store.read_all(min(r.position for r in due), BATCH)
+            last = events[-1].position if events else head
+            counts: dict[str, int] = {}
+            items: list[tuple[str, int, Callable[[ReadSession], None]]] = []
+            for runner in due:
+                topics = frozenset(runner.projection.topics)
+                mine = [e for e in events if e.position > runner.position and (not topics or e.type in topics)]
+                counts[runner.name] = len(mine)
+                # A runner with nothing in this batch records its position only once it moved a batch's worth
+                # (its savepoint and position write cost as much as a small batch's rows): a restart then
+                # skips at most one batch of events it does not want.
+                if mine or last - runner.saved >= BATCH:
+                    items.append((runner.name, last, runner._work(mine) if mine else _nothing))
+            failed: dict[str, Exception] = {}
+            if any(counts.values()):
+                try:
+                    failed = await due[0]._call(lambda rm: rm.apply_all(items))
+                except Exception as exc:  # the transaction as a whole failed: every runner retries
+                    failed = dict.fromkeys(counts, exc)
+            for runner in due:
+                error = failed.get(runner.name)
+                if error is not None:  # this runner's supervisor: only it stops, and only until the retry
+                    runner.failed(error)
+                    counts[runner.name] = 0
+                    continue
+                runner.recovered()
+                runner._advance(last)
+                if any(name == runner.name for name, _, _ in items):
+                    runner.saved = last
+            return counts, failed
 
     @asynccontextmanager
     async def hold(self) -> AsyncIterator[None]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
@@ -110,6 +110,7 @@ class WebhookDispatcher:
         self.lanes: dict[LaneKey, Lane] = {}
         self.live: dict[str, Attempt] = {}
         self._nursery: trio.Nursery | None = None
+        self.opened = trio.Event()  # set once pending rows are dispatched (after the outbox caught up at start)
         # Held while rows are read and handed to lanes: a lane reset never interleaves with a handover.
         self._handover = trio.Lock()
         self._legacy_swept = False
@@ -122,11 +123,24 @@ class WebhookDispatcher:
 
     # ---- following the outbox -----------------------------------------------------------
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Hand every pending row to its lane, forever; the lanes live in this task's nursery."""
+    async def run(
+        self,
+        *,
+        opening: Callable[[], Awaitable[object]] | None = None,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Hand every pending row to its lane, forever; the lanes live in this task's nursery.
+
+        `opening` is awaited before the first row is handed over (the outbox catching up with a big log at
+        start: until then rows are pending that were delivered already). Lanes, replays and test sends work
+        meanwhile; a lane reset before opening has nothing to refill (the opening reads every pending row).
+        """
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             task_status.started()
+            if opening is not None:
+                await opening()
+            self.opened.set()
             await forever(self._dispatch, what="webhook dispatcher", on_error=self._count_error)
 
     async def _dispatch(self) -> None:
@@ -201,6 +215,8 @@ class WebhookDispatcher:
         Cancels the current try or retry wait, drops the queue and the in-memory attempts, and refills
         the lane from the outbox in `seq` order (the rows handed over later join behind them).
         """
+        if not self.opened.is_set():
+            return  # nothing handed over yet: the opening reads every pending row as it is then
         lane = self._lane(instance_id, webhook_id)
         lane.resetting += 1
         try:

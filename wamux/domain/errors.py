@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -102,6 +103,27 @@ class Unavailable(DomainError):
     """A dependency (store, WhatsApp) cannot serve the request now."""
 
     code = "unavailable"
+
+
+class CatchingUp(Unavailable):
+    """A read model that started this run far behind the log has not yet reached what a read needs.
+
+    The answer is 503 with `Retry-After` (from the measured catch-up rate): never rows older than the
+    log's head the read asked for.
+    """
+
+    code = "catching_up"
+
+    def __init__(self, projection: str, position: int, head: int, eta_s: float | None, *, progress: float) -> None:
+        self.projection = projection
+        self.position = position
+        self.head = head
+        self.eta_s = eta_s
+        self.retry_after_s = max(1, math.ceil(min(eta_s, 3600.0))) if eta_s is not None else 2
+        super().__init__(
+            f"the {projection} read model is catching up with the event log; retry in {self.retry_after_s} s",
+            details={"readModel": projection, "position": position, "head": head, "progress": progress},
+        )
 
 
 class TransportFailed(DomainError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from typing import Any
 
 import jwt
@@ -15,6 +16,45 @@ from wamux.domain.users import User
 from wamux.http.services import Services
 
 PUBLIC_ROUTES = {("POST", "/api/auth/login"), ("GET", "/api/health"), ("GET", "/api/openapi.json")}
+VERIFIED_TOKENS = 4096  # tokens whose signature was checked, kept with their claims (a client sends the same one)
+
+
+class TokenCache:
+    """Tokens whose HS256 signature was verified, with the claims wamux uses: a hit skips the HMAC and
+    the JSON decode. Expiry is checked on every use, so a cached token still expires on time; the user
+    and token-version checks run on every request as before (a password change still ends sessions)."""
+
+    def __init__(self, size: int = VERIFIED_TOKENS) -> None:
+        self.size = size
+        self._claims: OrderedDict[tuple[str, str], tuple[str, Any, float]] = OrderedDict()
+
+    def claims(self, token: str, secret: str) -> tuple[str, Any]:
+        """(sub, tv) of a valid token; Unauthorized otherwise."""
+        key = (secret, token)
+        hit = self._claims.get(key)
+        if hit is not None:
+            sub, tv, exp = hit
+            if exp > time.time():
+                self._claims.move_to_end(key)
+                return sub, tv
+            del self._claims[key]
+            raise Unauthorized("token expired")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]}
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("token expired") from None
+        except jwt.PyJWTError:
+            raise Unauthorized("invalid token") from None
+        sub, tv = str(claims["sub"]), claims.get("tv")
+        self._claims[key] = (sub, tv, float(claims["exp"]))
+        if len(self._claims) > self.size:
+            self._claims.popitem(last=False)
+        return sub, tv
+
+
+TOKENS = TokenCache()
 
 
 def issue_token(services: Services, user: User) -> str:
@@ -39,18 +79,11 @@ def authenticate(services: Services) -> User:
     elif request.args.get("token"):
         token = request.args["token"]
     if token:
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token, services.jwt_secret, algorithms=["HS256"], options={"require": ["exp", "sub"]}
-            )
-        except jwt.ExpiredSignatureError:
-            raise Unauthorized("token expired") from None
-        except jwt.PyJWTError:
-            raise Unauthorized("invalid token") from None
-        user = services.users.get(str(claims["sub"]))
+        sub, tv = TOKENS.claims(token, services.jwt_secret)
+        user = services.users.get(sub)
         if user is None:
             raise Unauthorized("invalid token")
-        if claims.get("tv") != user.token_version:
+        if tv != user.token_version:
             # The password changed since this token was issued (or it predates token versions).
             raise Unauthorized("session ended: log in again")
         return user

@@ -9,6 +9,7 @@ from quart.globals import request_ctx
 from werkzeug.exceptions import HTTPException
 
 from wamux.domain.errors import (
+    CatchingUp,
     ConcurrencyConflict,
     Conflict,
     DomainError,
@@ -44,6 +45,7 @@ STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
     (LimitExceeded, 429),
     (TooManyAttempts, 429),
     (TransportFailed, 502),
+    (CatchingUp, 503),
     (Unavailable, 503),
 ]
 
@@ -134,7 +136,7 @@ def install_error_handlers(app: Quart, log: Any) -> None:
     @app.errorhandler(DomainError)
     async def domain_error(error: DomainError) -> Response:
         response = error_response(status_of(error), error.code, error.message, details_of(error))
-        if isinstance(error, TooManyAttempts):
+        if isinstance(error, TooManyAttempts | CatchingUp):
             response.headers["Retry-After"] = str(error.retry_after_s)
         return response
 

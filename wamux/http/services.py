@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from wamux.core.ports import EventStore, MediaFiles, SimulatorControl
+from wamux.core.projection_runner import ReadModelState
 from wamux.core.queries import ReadQueries
 from wamux.core.supervisor import Supervisor
 from wamux.core.usecases import UseCases
@@ -22,6 +23,8 @@ class ReadModelsView(Protocol):
     async def synced(self, *names: str, timeout: float = 5.0) -> None: ...
 
     def lag(self) -> dict[str, int]: ...
+
+    def states(self) -> dict[str, ReadModelState]: ...
 
 
 class StoreAdmin(Protocol):

@@ -56,6 +56,8 @@ class ReadSession(Protocol):
 
     def find(self, collection: Collection, query: Query) -> list[dict[str, Any]]: ...
 
+    def count(self, collection: Collection, query: Query) -> int: ...
+
 
 class ReadModelStore(Protocol):
     """Durable read models with their tracking positions (one per projection)."""
@@ -66,6 +68,15 @@ class ReadModelStore(Protocol):
 
     def apply(self, projection: str, position: int, work: Callable[[ReadSession], None]) -> None:
         """Run `work` and record `position` for `projection` in one transaction."""
+
+    def apply_all(self, items: Sequence[tuple[str, int, Callable[[ReadSession], None]]]) -> dict[str, Exception]:
+        """Run every `(projection, position, work)` and record the positions in ONE transaction.
+
+        A work that raises is undone alone (its rows and position stay as they were) and reported
+        in the answer, by projection; the others commit. Within one work, reads see its own
+        earlier writes (a write-back cache: writes of one key are coalesced and written at the end,
+        or before a `find` on that collection).
+        """
 
     def get(self, collection: Collection, key: str) -> dict[str, Any] | None: ...
 

@@ -11,6 +11,8 @@ Three steps, nothing at import time:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import signal
 from dataclasses import dataclass
@@ -51,6 +53,7 @@ from wamux.core.usecases import (
 from wamux.core.user_directory import UserDirectory
 from wamux.core.webhook_dispatcher import WebhookDispatcher
 from wamux.domain.clock import Clock, SystemClock
+from wamux.domain.errors import CatchingUp
 from wamux.http.app import create_app
 from wamux.http.services import Services
 from wamux.logs import get_logger
@@ -70,6 +73,8 @@ from wamux.run.store_switch import StoreSwitcher, close_backend, effective_setti
 log = get_logger("wamux")
 USAGE_FLUSH_S = 5.0
 PUBLIC_DIR = Path(__file__).resolve().parents[2] / "public"
+# Read models of rare topics that commands read (who owns what): on a big log they catch up first, in seconds.
+FIRST_READ_MODELS = ("users", "instances", "identities", "groups")
 
 
 def all_projections() -> list[Projection]:
@@ -144,7 +149,7 @@ def open_storage(settings: Settings, clock: Clock | None = None) -> Storage:
     limiter = trio.CapacityLimiter(8)
     store = RecorderEventStore(backend, clock, limiter=limiter, cipher=cipher)
     runners = [ProjectionRunner(p, store, backend, limiter) for p in all_projections()]
-    read_models = ReadModels(runners, store, backend)
+    read_models = ReadModels(runners, store, backend, first=FIRST_READ_MODELS)
     return Storage(
         settings=s,
         clock=clock,
@@ -287,6 +292,10 @@ async def run_core(
     s, st = core.settings, core.storage
     async with trio.open_nursery() as nursery:
         await nursery.start(st.store.run_writer)
+        serving = trio.Event()
+        # First, as the users and instances it catches up on a big log are scanned for meanwhile; the big
+        # read models catch up once the server serves (reads of them wait a bound, or answer 503 catching_up).
+        await nursery.start(functools.partial(st.read_models.run, begin=serving.wait))
         await st.users.load()
         generated = await st.users.ensure_admin(s.admin_email, s.admin_password, s.admin_first_name, s.admin_last_name)
         if generated:
@@ -298,9 +307,8 @@ async def run_core(
         ignored = await st.users.seed_ignored(s.admin_email, s.admin_password)
         if ignored:
             log.warning(ignored)
-        await nursery.start(st.read_models.run)
         await nursery.start(core.supervisor.run)
-        await nursery.start(core.webhooks.run)
+        await nursery.start(functools.partial(core.webhooks.run, opening=functools.partial(_outbox_caught_up, core)))
         app = build_web(core)
         config = HypercornConfig()
         config.bind = [f"{s.host}:{s.port}"]
@@ -311,16 +319,26 @@ async def run_core(
             lambda task_status: serve(app, config, shutdown_trigger=shutdown.wait, task_status=task_status)
         )
         log.info("wamux is serving", binds=",".join(binds), store=st.store.provider, transport=core.transport.name)
+        serving.set()
         nursery.start_soon(_flush_usage_forever, core)
         task_status.started(binds)
         await shutdown.wait()
         await trio.sleep(0.1)
         await _flush_usage(core)
-        await st.read_models.synced(timeout=5)  # leave read models at the log's head
+        with contextlib.suppress(CatchingUp):  # one still catching up goes on from its position at the next start
+            await st.read_models.synced(timeout=5)  # leave read models at the log's head
         await core.supervisor.stop_all()
         nursery.cancel_scope.cancel()
     st.backend.close()
     log.info("wamux stopped")
+
+
+async def _outbox_caught_up(core: Core) -> None:
+    """Webhooks are dispatched once the outbox caught up with the log. Before, the rows it re-creates from
+    old events are pending until their `webhook_delivered` is applied: dispatching them would deliver twice."""
+    if core.storage.read_models.catching_up("outbox"):
+        await core.storage.read_models.caught_up("outbox")
+        log.info("the outbox caught up with the log; webhooks are being delivered")
 
 
 async def _flush_usage(core: Core) -> None:

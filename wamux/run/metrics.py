@@ -91,6 +91,14 @@ class ServerStateCollector(Collector):
         for name, runner in self.read_models.runners.items():
             position.add_metric([name], runner.position)
         yield position
+        catching_up = GaugeMetricFamily(
+            "wamux_projection_catching_up",
+            "1 while a projection that started far behind the log has not reached the head it saw then.",
+            labels=["projection"],
+        )
+        for name in self.read_models.runners:
+            catching_up.add_metric([name], 1 if self.read_models.catching_up(name) else 0)
+        yield catching_up
         stalled = GaugeMetricFamily(
             "wamux_projection_stalled",
             "1 while a projection's last batch failed (it stays at its position and retries with a back-off).",

@@ -1,8 +1,8 @@
 """Switching the event store (SQLite ⇄ MongoDB) while the server runs.
 
 1. open the target (an empty SQLite file of its own, or the MongoDB database, emptied first);
-2. copy every event in log order, checking each keeps its position;
-3. build every read model in the target from the copied log;
+2. copy every event in log order under its own position, in bulk (`store_copy.py`);
+3. build every read model in the target from the copied log (all together, one read per batch);
 4. copy what was appended meanwhile, again and again, until little is left;
 5. pause appends (bounded: only the last few events are copied under the pause), copy the
    tail, let the target's read models catch up, swap the store and read models, persist the
@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import trio
-from eventsourcing.persistence import StoredEvent
 
 from wamux.adapters.eventlog.recorder_store import RecorderEventStore
 from wamux.adapters.eventlog.timeline import TimelineRecorder
@@ -36,19 +35,14 @@ from wamux.domain.errors import Conflict, Unavailable, ValidationFailed
 from wamux.logs import get_logger
 from wamux.projections.ports import ReadModelStore
 from wamux.run.config import Settings
+from wamux.run.store_copy import STEP_TIMEOUT_S, SwitchFailed, bulk_copy_log, copy_log
 
 log = get_logger("wamux.switch")
 
-COPY_BATCH = 2000
-STEP_TIMEOUT_S = 10.0
 TAIL_UNDER_PAUSE = 20  # pause appends only once fewer events than this are left to copy
 CATCH_UP_MAX_TAIL = 500  # ... or, when a load outruns the copy, once the gap stops shrinking below this
 CATCH_UP_S = 10.0  # ... or when catching up took this long
 PROVIDERS = ("sqlite", "mongodb")
-
-
-class SwitchFailed(Exception):
-    """The copy or the checks failed; the old store is untouched."""
 
 
 def mask_url(url: str | None) -> str | None:
@@ -293,35 +287,19 @@ class StoreSwitcher:
                 for suffix in ("", "-wal", "-shm"):
                     Path(str(path) + suffix).unlink(missing_ok=True)
 
-    @staticmethod
-    def _read_after(source: TimelineRecorder, position: int) -> list[Any]:
-        return list(source.select_notifications(start=position, limit=COPY_BATCH, inclusive_of_start=False))
+    def _copied(self, position: int) -> None:
+        self.progress.copied = position
+        self.progress.total = max(self.progress.total, self.store.head())
 
     async def _copy(self, source: TimelineRecorder, target: TimelineRecorder, after: int) -> int:
         """Copy every event after position `after`; returns the last position copied."""
-        position = after
-        while True:
-            batch = await trio.to_thread.run_sync(self._read_after, source, position, limiter=self.limiter)
-            if not batch:
-                return position
-            records = [StoredEvent(n.originator_id, n.originator_version, n.topic, n.state) for n in batch]
-            # A target that stops answering must fail the switch quickly, not hang it: give up on
-            # the (uncancellable) driver call after STEP_TIMEOUT_S and let its thread finish alone.
-            with trio.fail_after(STEP_TIMEOUT_S):
-                ids = await trio.to_thread.run_sync(
-                    target.insert_events, records, limiter=self.limiter, abandon_on_cancel=True
-                )
-            if list(ids or []) != [n.id for n in batch]:
-                raise SwitchFailed(f"positions differ in the target after {position}; nothing was switched")
-            position = batch[-1].id
-            self.progress.copied = position
-            self.progress.total = max(self.progress.total, self.store.head())
+        return await copy_log(source, target, after, self.limiter, self._copied)
 
     async def _copy_and_swap(
         self, provider: str, url: str | None, target_settings: Settings, recorder: TimelineRecorder, rm: ReadModelStore
     ) -> dict[str, Any]:
         source = self.store.recorder
-        position = await self._copy(source, recorder, 0)
+        position = await bulk_copy_log(source, recorder, self.limiter, self._copied)
 
         self.progress.state = "building"
         # Records are copied as they are (secrets stay encrypted); the view reads them with the same key.
@@ -334,9 +312,12 @@ class StoreSwitcher:
         ]
         # One reader for every target read model (each batch of the log is read and decoded once).
         building = ReadModels(runners, view, target)
-        for runner in runners:
-            await runner.prepare()
-        await self._build(building, view)
+        view.refresh_head()
+        try:
+            await building.rebuild()
+        except Exception as exc:
+            reason = failure_reason(exc, provider, url)
+            raise SwitchFailed(f"a read model could not be built on the target: {reason}") from exc
 
         self.progress.state = "catching_up"
         # Copy and project what arrived meanwhile until only a few events are left, so the

@@ -26,7 +26,7 @@ from eventsourcing.persistence import (
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from wamux.adapters.eventlog.codec import stored_event_ts
 from wamux.adapters.eventlog.mongo_datastore import (
@@ -41,6 +41,11 @@ from wamux.adapters.eventlog.mongo_timeline import MongoTimeline
 from wamux.adapters.eventlog.timeline import TimelineRecorder
 
 SEQUENCES_COLLECTION = "notification_sequences"
+TIMELINE_INDEXES = {
+    "timeline": ("originator_id", "ts", "_id"),
+    "topic_timeline": ("originator_id", "topic", "ts", "_id"),
+}
+_INDEX_NOT_FOUND = 27
 
 
 class MongoAggregateRecorder(MongoRecorder, AggregateRecorder):
@@ -116,13 +121,8 @@ class MongoApplicationRecorder(MongoAggregateRecorder, MongoTimeline, TimelineRe
     def create_table(self) -> None:
         super().create_table()
         with translate_errors():
-            self.events.create_index(
-                [("originator_id", ASCENDING), ("ts", ASCENDING), ("_id", ASCENDING)], name="timeline"
-            )
-            self.events.create_index(
-                [("originator_id", ASCENDING), ("topic", ASCENDING), ("ts", ASCENDING), ("_id", ASCENDING)],
-                name="topic_timeline",
-            )
+            for name, keys in TIMELINE_INDEXES.items():
+                self.events.create_index([(key, ASCENDING) for key in keys], name=name)
             # The counter starts at (or catches up with) the largest id already stored.
             self.datastore.db[SEQUENCES_COLLECTION].update_one(
                 {"_id": self.events_collection_name},
@@ -154,6 +154,37 @@ class MongoApplicationRecorder(MongoAggregateRecorder, MongoTimeline, TimelineRe
         if tracking is not None:
             self._insert_tracking(tracking, session)
         return ids
+
+    def copy_in(self, records: Sequence[Notification]) -> None:
+        """Write another log's records under their own notification ids: one ordered `insert_many`,
+        then the id counter moved up to the last one.
+
+        The store switch's bulk copy into a target nobody appends to yet (so no transaction: a
+        failed copy is thrown away). A duplicate id or (originator_id, originator_version) raises
+        IntegrityError; the records before it stay written.
+        """
+        if not records:
+            return
+        docs = []
+        for n in records:
+            doc = self._event_doc(n)
+            doc["_id"] = n.id
+            docs.append(doc)
+        with translate_errors():
+            self.events.insert_many(docs, ordered=True)
+            self.datastore.db[SEQUENCES_COLLECTION].update_one(
+                {"_id": self.events_collection_name}, {"$max": {"last": max(n.id for n in records)}}, upsert=True
+            )
+
+    def drop_timeline_indexes(self) -> None:
+        """Drop the timeline indexes (a bulk copy is faster without them); `create_table` builds them again."""
+        with translate_errors():
+            for name in TIMELINE_INDEXES:
+                try:
+                    self.events.drop_index(name)
+                except OperationFailure as e:
+                    if e.code != _INDEX_NOT_FOUND:
+                        raise
 
     def _allocate(self, session: ClientSession, count: int) -> int:
         """Reserve `count` consecutive notification ids inside the caller's transaction."""

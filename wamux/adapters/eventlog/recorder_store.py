@@ -285,27 +285,35 @@ class RecorderEventStore:
         rows = await self._call(lambda r: r.select_events(UUID(stream_id), desc=True, limit=1))
         return rows[0].originator_version if rows else 0
 
-    async def read_all(self, after: int, limit: int, types: Sequence[str] = ()) -> list[RecordedEvent]:
-        rows = await self._call(
-            lambda r: r.select_notifications(start=after, limit=limit, topics=tuple(types), inclusive_of_start=False)
-        )
-        return [from_stored(r, cipher=self.cipher) for r in rows]
+    def _decoded(self, rows: Sequence[StoredEvent]) -> list[RecordedEvent]:
+        """The rows as domain events, in their order; called in the worker thread that read them."""
+        cipher = self.cipher
+        return [from_stored(row, cipher=cipher) for row in rows]
 
-    async def timeline(self, query: TimelineQuery) -> list[RecordedEvent]:
-        rows = await self._call(
-            lambda r: r.select_timeline(
-                UUID(query.stream_id),
-                topics=query.types,
-                after=query.after,
-                before=query.before,
-                start_ts=query.start_ms,
-                end_ts=query.end_ms,
-                desc=query.newest_first,
-                skip=query.skip,
-                limit=query.limit,
+    async def read_all(self, after: int, limit: int, types: Sequence[str] = ()) -> list[RecordedEvent]:
+        # Decoded in the worker thread too: a page of 1,000 events does not hold up the trio loop.
+        return await self._call(
+            lambda r: self._decoded(
+                r.select_notifications(start=after, limit=limit, topics=tuple(types), inclusive_of_start=False)
             )
         )
-        return [from_stored(r, cipher=self.cipher) for r in rows]
+
+    async def timeline(self, query: TimelineQuery) -> list[RecordedEvent]:
+        return await self._call(
+            lambda r: self._decoded(
+                r.select_timeline(
+                    UUID(query.stream_id),
+                    topics=query.types,
+                    after=query.after,
+                    before=query.before,
+                    start_ts=query.start_ms,
+                    end_ts=query.end_ms,
+                    desc=query.newest_first,
+                    skip=query.skip,
+                    limit=query.limit,
+                )
+            )
+        )
 
     async def count_timeline(self, query: TimelineQuery) -> int:
         return await self._call(

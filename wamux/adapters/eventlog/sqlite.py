@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import DataError, Notification, StoredEvent
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteCursor,
@@ -23,6 +23,11 @@ from eventsourcing.sqlite import (
 from wamux.adapters.eventlog.codec import stored_event_ts
 from wamux.adapters.eventlog.timeline import TimelineRecorder
 
+MAX_ROWID = 2**63 - 1
+# Below this many rows a statement per row is as fast: executemany's gain does not pay for the id query.
+BULK_MIN_ROWS = 32
+TIMELINE_INDEXES = ("timeline", "topic_timeline")  # named {events table}_{name}
+
 
 class SQLiteTimelineRecorder(SQLiteApplicationRecorder, TimelineRecorder):
     """eventsourcing's SQLite application recorder with a `ts` column and timeline queries."""
@@ -33,6 +38,10 @@ class SQLiteTimelineRecorder(SQLiteApplicationRecorder, TimelineRecorder):
             f"INSERT INTO {self.events_table_name} "
             "(originator_id, originator_version, topic, state, ts) VALUES (?,?,?,?,?)"
         )
+        self.copy_in_statement = (
+            f"INSERT INTO {self.events_table_name} "
+            "(rowid, originator_id, originator_version, topic, state, ts) VALUES (?,?,?,?,?,?)"
+        )
 
     def construct_create_table_statements(self) -> list[str]:
         t = self.events_table_name
@@ -41,25 +50,68 @@ class SQLiteTimelineRecorder(SQLiteApplicationRecorder, TimelineRecorder):
             "originator_id TEXT, originator_version INTEGER, topic TEXT, state BLOB, "
             "ts INTEGER NOT NULL DEFAULT 0, "
             "PRIMARY KEY (originator_id, originator_version))",
-            f"CREATE INDEX IF NOT EXISTS {t}_timeline ON {t} (originator_id, ts)",
-            f"CREATE INDEX IF NOT EXISTS {t}_topic_timeline ON {t} (originator_id, topic, ts)",
+            f"CREATE INDEX IF NOT EXISTS {t}_{TIMELINE_INDEXES[0]} ON {t} (originator_id, ts)",
+            f"CREATE INDEX IF NOT EXISTS {t}_{TIMELINE_INDEXES[1]} ON {t} (originator_id, topic, ts)",
         ]
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int] | None:
-        returning = []
-        for s in stored_events:
-            c.execute(
-                self.insert_events_statement,
-                (
-                    s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
-                    s.originator_version,
-                    s.topic,
-                    s.state,
-                    stored_event_ts(s.state),
-                ),
+        """Insert the records in one statement; their notification ids (rowids) in order.
+
+        A duplicate (originator_id, originator_version) raises sqlite3's IntegrityError, which the
+        transaction turns into eventsourcing's after rolling the whole batch back.
+        """
+        params = [
+            (
+                s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+                s.originator_version,
+                s.topic,
+                s.state,
+                stored_event_ts(s.state),
             )
-            returning.append(c.lastrowid)
-        return returning
+            for s in stored_events
+        ]
+        if len(params) < BULK_MIN_ROWS:
+            returning = []
+            for row in params:
+                c.execute(self.insert_events_statement, row)
+                returning.append(c.lastrowid)
+            return returning
+        c.executemany(self.insert_events_statement, params)
+        # executemany sets no lastrowid, but SQLite's last_insert_rowid() is the batch's last row. This
+        # transaction holds the write lock and SQLite gives a row without an explicit rowid max(rowid)+1,
+        # so the batch took the len(params) consecutive ids ending there.
+        c.execute("SELECT last_insert_rowid()")
+        last = int(c.fetchone()[0])
+        if last >= MAX_ROWID:  # from there on SQLite picks rowids at random: the range would be wrong
+            raise DataError(f"{self.events_table_name} has run out of notification ids")
+        return list(range(last - len(params) + 1, last + 1))
+
+    def copy_in(self, records: Sequence[Notification]) -> None:
+        """Write another log's records under their own notification ids, in one transaction.
+
+        The store switch's bulk copy into a target nobody appends to yet. A record whose
+        (originator_id, originator_version) or id is already stored raises IntegrityError; then
+        nothing of the page is written.
+        """
+        params = [
+            (
+                n.id,
+                n.originator_id.hex if isinstance(n.originator_id, UUID) else n.originator_id,
+                n.originator_version,
+                n.topic,
+                n.state,
+                stored_event_ts(n.state),
+            )
+            for n in records
+        ]
+        with self.datastore.transaction(commit=True) as c:
+            c.executemany(self.copy_in_statement, params)
+
+    def drop_timeline_indexes(self) -> None:
+        """Drop the timeline indexes (a bulk copy is faster without them); `create_table` builds them again."""
+        with self.datastore.transaction(commit=True) as c:
+            for name in TIMELINE_INDEXES:
+                c.execute(f"DROP INDEX IF EXISTS {self.events_table_name}_{name}")
 
     @staticmethod
     def _timeline_where(

@@ -6,8 +6,9 @@ trip before it is stored, so `get`/`find` return exactly what SQLite would retur
 `put` (tuples become lists, keys become strings), and `_id` never leaks out. Declared fields
 need no columns here: they are the document's own top-level fields, and `ensure` indexes them.
 
-`apply` runs the projection's work and the tracking update in one multi-document transaction,
-so the server must be a replica set (one node is enough).
+`apply` runs the projection's work and the tracking update in one multi-document transaction
+(`apply_all`: the work of every projection of a batch, and their positions, in one), so the
+server must be a replica set (one node is enough).
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, DeleteOne, MongoClient, ReplaceOne
+from pymongo import ASCENDING, DESCENDING, DeleteOne, MongoClient, ReplaceOne, UpdateOne
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection as MongoCollection
 from pymongo.database import Database
-from pymongo.errors import CollectionInvalid, OperationFailure
+from pymongo.errors import CollectionInvalid, OperationFailure, PyMongoError
 
 from wamux.projections.ports import Collection, Query, ReadSession
 
@@ -173,21 +174,37 @@ class _BufferedSession(_Session):
         self.cache[ref] = self.dirty[ref] = None
 
     def find(self, collection: Collection, query: Query) -> list[dict[str, Any]]:
-        self.flush()
+        self.flush(collection)
         return super().find(collection, query)
 
     def count(self, collection: Collection, query: Query) -> int:
-        self.flush()
+        self.flush(collection)
         return super().count(collection, query)
 
-    def flush(self) -> None:
+    def flush(self, collection: Collection | None = None) -> None:
+        """Write what is pending (of one collection, or all): one bulk write per collection."""
+        only = _name(collection) if collection is not None else None
         by_collection: dict[str, list[Any]] = {}
         for (name, key), doc in self.dirty.items():
+            if only is not None and name != only:
+                continue
             op = DeleteOne({"_id": key}) if doc is None else ReplaceOne({"_id": key}, {"_id": key, **doc}, upsert=True)
             by_collection.setdefault(name, []).append(op)
         for name, ops in by_collection.items():
             self.db[name].bulk_write(ops, ordered=True, session=self.session)
-        self.dirty.clear()
+        if only is None:
+            self.dirty.clear()
+        else:
+            self.dirty = {ref: doc for ref, doc in self.dirty.items() if ref[0] != only}
+
+
+class _WorkFailed(Exception):
+    """A projection's work raised inside `apply_all`'s transaction (which is then aborted)."""
+
+    def __init__(self, projection: str, error: Exception) -> None:
+        super().__init__(projection)
+        self.projection = projection
+        self.error = error
 
 
 class MongoReadModelStore:
@@ -247,6 +264,42 @@ class MongoReadModelStore:
 
         with self._write_lock, self.client.start_session() as session:
             session.with_transaction(transaction)
+
+    def apply_all(self, items: Sequence[tuple[str, int, Callable[[ReadSession], None]]]) -> dict[str, Exception]:
+        """Every projection's work and position in one transaction.
+
+        MongoDB has no savepoints: when a work raises, the transaction is aborted and the others
+        run again, without it, in a new one; the one that raised is reported and keeps its rows
+        and position. Like `apply`, a transient error retries the whole transaction.
+        """
+        failed: dict[str, Exception] = {}
+        remaining = list(items)
+
+        def transaction(session: ClientSession) -> None:
+            for projection, _position, work in remaining:
+                batch = _BufferedSession(self.db, session)
+                try:
+                    work(batch)
+                    batch.flush()
+                except PyMongoError as exc:
+                    if exc.has_error_label("TransientTransactionError"):
+                        raise  # `with_transaction` runs the whole transaction again
+                    raise _WorkFailed(projection, exc) from exc
+                except Exception as exc:
+                    raise _WorkFailed(projection, exc) from exc
+            positions = [UpdateOne({"_id": p}, {"$set": {"position": n}}, upsert=True) for p, n, _w in remaining]
+            self.db[TRACKING].bulk_write(positions, ordered=False, session=session)
+
+        with self._write_lock, self.client.start_session() as session:
+            while remaining:
+                try:
+                    session.with_transaction(transaction)
+                except _WorkFailed as failure:
+                    failed[failure.projection] = failure.error
+                    remaining = [item for item in remaining if item[0] != failure.projection]
+                    continue
+                break
+        return failed
 
     def get(self, collection: Collection, key: str) -> dict[str, Any] | None:
         return _Session(self.db).get(collection, key)

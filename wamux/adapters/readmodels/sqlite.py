@@ -2,6 +2,8 @@
 
 Read models live in their own file next to the event log, so projection writes never wait
 behind event appends, and a backup needs only the log (read models rebuild from it).
+`apply_all` writes the work of every projection of a batch and their positions in one
+transaction, a SAVEPOINT per projection so that one which raises is undone alone.
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from typing import Any
 
 from wamux.projections.ports import Collection, Query, ReadSession
 
+try:  # a faster reader of the same JSON; the documents are still written by `json.dumps`
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a dependency; json reads the same text
+    orjson = None  # type: ignore[assignment]
+
 _SQL_TYPES = {"text": "TEXT", "int": "INTEGER", "real": "REAL", "bool": "INTEGER"}
+_TRACK = (
+    "INSERT INTO rm_tracking (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position=excluded.position"
+)
 _KEYS_PER_QUERY = 500  # bound parameters of one `get_many` query (older SQLite builds allow 999)
 
 
@@ -77,37 +87,99 @@ def _check(collection: Collection, name: str) -> None:
         raise ValueError(f"{collection.name}: {name} is not a declared field")
 
 
+Row = tuple[Any, ...]  # (key, doc JSON, *declared fields) as `INSERT OR REPLACE` takes it
+
+
+def _dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def _loads(text: str) -> Any:
+    if orjson is not None:
+        try:
+            return orjson.loads(text)
+        except ValueError:  # what only the stdlib reads (NaN, lone surrogates): the text is json.dumps's
+            pass
+    return json.loads(text)
+
+
 class _Session:
+    """The reads and writes of one transaction: reads through a cache, writes behind it.
+
+    `get`/`get_many` see the earlier `put`/`delete` of the same session; the writes of one key are
+    coalesced and go out per collection in one `executemany` at `flush` (or before a `find`/`count`
+    on that collection, so queries see them too). The cache holds each document's JSON text,
+    so what a read returns is exactly what the database would return for it.
+    """
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self._cache: dict[str, dict[str, str | None]] = {}  # table -> key -> doc JSON (None: no row)
+        self._pending: dict[str, dict[str, Row | None]] = {}  # table -> key -> row to write (None: delete)
+        self._insert: dict[str, str] = {}  # table -> its INSERT OR REPLACE statement
+
+    def _cached(self, table: str) -> dict[str, str | None]:
+        cached = self._cache.get(table)
+        if cached is None:
+            cached = self._cache[table] = {}
+        return cached
 
     def get(self, collection: Collection, key: str) -> dict[str, Any] | None:
-        row = self.conn.execute(f"SELECT doc FROM {_table(collection)} WHERE key=?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        table = _table(collection)
+        cached = self._cached(table)
+        if key in cached:
+            text = cached[key]
+        else:
+            row = self.conn.execute(f"SELECT doc FROM {table} WHERE key=?", (key,)).fetchone()
+            text = cached[key] = row[0] if row else None
+        return _loads(text) if text is not None else None
 
     def get_many(self, collection: Collection, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        table = _table(collection)
+        cached = self._cached(table)
         wanted = list(dict.fromkeys(keys))
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(wanted), _KEYS_PER_QUERY):
-            chunk = wanted[start : start + _KEYS_PER_QUERY]
+        missing = [key for key in wanted if key not in cached]
+        for start in range(0, len(missing), _KEYS_PER_QUERY):
+            chunk = missing[start : start + _KEYS_PER_QUERY]
             marks = ",".join("?" * len(chunk))
-            sql = f"SELECT key, doc FROM {_table(collection)} WHERE key IN ({marks})"
-            found.update((key, json.loads(doc)) for key, doc in self.conn.execute(sql, chunk))
-        return found
+            cached.update(dict.fromkeys(chunk))
+            cached.update(self.conn.execute(f"SELECT key, doc FROM {table} WHERE key IN ({marks})", chunk))
+        found = ((key, cached[key]) for key in wanted)
+        return {key: _loads(text) for key, text in found if text is not None}
 
     def put(self, collection: Collection, key: str, doc: dict[str, Any]) -> None:
-        names = list(collection.fields)
-        cols = ", ".join(["key", "doc", *(f'"{n}"' for n in names)])
-        marks = ", ".join("?" * (len(names) + 2))
-        self.conn.execute(
-            f"INSERT OR REPLACE INTO {_table(collection)} ({cols}) VALUES ({marks})",
-            [key, json.dumps(doc, separators=(",", ":")), *(_column_value(doc, n) for n in names)],
-        )
+        table = _table(collection)
+        text = _dumps(doc)
+        self._cached(table)[key] = text
+        if table not in self._insert:
+            names = list(collection.fields)
+            cols = ", ".join(["key", "doc", *(f'"{n}"' for n in names)])
+            marks = ", ".join("?" * (len(names) + 2))
+            self._insert[table] = f"INSERT OR REPLACE INTO {table} ({cols}) VALUES ({marks})"
+        row = (key, text, *(_column_value(doc, n) for n in collection.fields))
+        self._pending.setdefault(table, {})[key] = row
 
     def delete(self, collection: Collection, key: str) -> None:
-        self.conn.execute(f"DELETE FROM {_table(collection)} WHERE key=?", (key,))
+        table = _table(collection)
+        self._cached(table)[key] = None
+        self._pending.setdefault(table, {})[key] = None
+
+    def flush(self, collection: Collection | None = None) -> None:
+        """Write what is pending (for one collection, or all)."""
+        tables = [_table(collection)] if collection is not None else list(self._pending)
+        for table in tables:
+            pending = self._pending.pop(table, None)
+            if not pending:
+                continue
+            gone = [(key,) for key, row in pending.items() if row is None]
+            rows = [row for row in pending.values() if row is not None]
+            if gone:
+                self.conn.executemany(f"DELETE FROM {table} WHERE key=?", gone)
+            if rows:
+                self.conn.executemany(self._insert[table], rows)
 
     def find(self, collection: Collection, query: Query) -> list[dict[str, Any]]:
+        self.flush(collection)
         where, params = _where(collection, query)
         sql = f"SELECT doc FROM {_table(collection)}{where}"
         if query.order:
@@ -117,9 +189,10 @@ class _Session:
         if query.limit is not None or query.skip:
             sql += " LIMIT ? OFFSET ?"
             params += [query.limit if query.limit is not None else -1, query.skip]
-        return [json.loads(r[0]) for r in self.conn.execute(sql, params)]
+        return [_loads(r[0]) for r in self.conn.execute(sql, params)]
 
     def count(self, collection: Collection, query: Query) -> int:
+        self.flush(collection)
         where, params = _where(collection, query)
         return int(self.conn.execute(f"SELECT COUNT(*) FROM {_table(collection)}{where}", params).fetchone()[0])
 
@@ -157,7 +230,8 @@ class SQLiteReadModelStore:
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
 
@@ -186,12 +260,36 @@ class SQLiteReadModelStore:
 
     def apply(self, projection: str, position: int, work: Callable[[ReadSession], None]) -> None:
         with self._write() as conn:
-            work(_Session(conn))
-            conn.execute(
-                "INSERT INTO rm_tracking (name, position) VALUES (?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET position=excluded.position",
-                (projection, position),
-            )
+            session = _Session(conn)
+            work(session)
+            session.flush()
+            conn.execute(_TRACK, (projection, position))
+
+    def apply_all(self, items: Sequence[tuple[str, int, Callable[[ReadSession], None]]]) -> dict[str, Exception]:
+        """Every projection's work and position in one transaction, each inside its own SAVEPOINT:
+        a work that raises is rolled back to its savepoint alone and reported, the others commit."""
+        failed: dict[str, Exception] = {}
+        if not items:
+            return failed
+        with self._write() as conn:
+            done: list[tuple[str, int]] = []
+            for projection, position, work in items:
+                conn.execute("SAVEPOINT projection")
+                try:
+                    session = _Session(conn)
+                    work(session)
+                    session.flush()
+                except Exception as exc:
+                    if not conn.in_transaction:  # SQLite ended the whole transaction (disk full, I/O error)
+                        raise
+                    conn.execute("ROLLBACK TO projection")
+                    conn.execute("RELEASE projection")
+                    failed[projection] = exc
+                    continue
+                conn.execute("RELEASE projection")
+                done.append((projection, position))
+            conn.executemany(_TRACK, done)
+        return failed
 
     def get(self, collection: Collection, key: str) -> dict[str, Any] | None:
         return _Session(self._reader()).get(collection, key)

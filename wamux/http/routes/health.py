@@ -1,4 +1,4 @@
-"""Liveness and store identity, without auth (for load balancers and container health checks)."""
+"""Liveness, store identity and each read model's lag, without auth (for load balancers and container health checks)."""
 
 from __future__ import annotations
 
@@ -12,4 +12,13 @@ bp = Blueprint("health", __name__)
 @bp.get("/api/health")
 async def health() -> Response:
     s: Services = current_app.config["services"]
-    return jsonify({"status": "ok", "store": s.store.provider, "version": s.version})
+    read_models = s.read_models.states()
+    catching_up = any(state["catchingUp"] for state in read_models.values())
+    return jsonify(
+        {
+            "status": "catching_up" if catching_up else "ok",  # still 200: the process serves
+            "store": s.store.provider,
+            "version": s.version,
+            "readModels": read_models,
+        }
+    )

@@ -19,20 +19,20 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     setup_logging("warning")
     with server_stopped(settings):
         storage = open_storage(settings)
-        store, runners = storage.store, storage.read_models.runners
+        store, read_models = storage.store, storage.read_models
 
-        async def main() -> None:
+        async def main() -> dict[str, int]:
             head = store.head()
             with progress_bar() as progress:
-                for name in names:
-                    task = progress.add_task(f"rebuild {name}", total=head or 1)
-                    runner = runners[name]
-                    await runner.prepare()
-                    count = await runner.rebuild(lambda pos, t=task: progress.update(t, completed=pos))
-                    progress.update(task, completed=head or 1, description=f"rebuild {name} ({count} events)")
+                # Together: each batch of the log is read once and applied to all of them in one transaction.
+                task = progress.add_task(f"rebuild {', '.join(names)}", total=head or 1)
+                counts = await read_models.rebuild(names, lambda pos: progress.update(task, completed=pos))
+                progress.update(task, completed=head or 1)
+            return counts
 
-        trio.run(main)
+        counts = trio.run(main)
     print(f"rebuilt {', '.join(names)}")
+    print("events applied: " + ", ".join(f"{name} {counts[name]}" for name in names))
     return EXIT_OK
 
 
