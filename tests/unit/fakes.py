@@ -90,7 +90,9 @@ class MemoryEventStore:
         await trio.lowlevel.checkpoint()
         return len(self.streams.get(stream_id, []))
 
-    async def read_all(self, after: int, limit: int, types: Sequence[str] = ()) -> list[RecordedEvent]:
+    async def read_all(
+        self, after: int, limit: int, types: Sequence[str] = (), *, rare: bool = False
+    ) -> list[RecordedEvent]:
         await trio.lowlevel.checkpoint()
         return [r for r in self.log[after:] if not types or r.type in types][:limit]
 

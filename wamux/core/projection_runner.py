@@ -318,7 +318,7 @@ class ReadModels:
                     return
                 wanted = {r.name: frozenset(r.projection.topics) for r in due}
                 topics = sorted(frozenset().union(*wanted.values()))
-                events = await self.store.read_all(min(r.position for r in due), BATCH, topics)
+                events = await self.store.read_all(min(r.position for r in due), BATCH, topics, rare=True)
                 # Fewer than a batch: nothing else of interest up to `head` (later events wait for the next round).
                 last = events[-1].position if len(events) == BATCH else max(head, events[-1].position if events else 0)
                 for runner in due:

@@ -75,7 +75,7 @@ class Supervisor:
         live: dict[str, None] = {}
         position = 0
         while True:
-            batch = await self.store.read_all(position, 5000, (InstanceCreated.type, InstanceDeleted.type))
+            batch = await self.store.read_all(position, 5000, (InstanceCreated.type, InstanceDeleted.type), rare=True)
             for r in batch:
                 if isinstance(r.event, InstanceCreated):
                     live[r.stream_id] = None

@@ -39,7 +39,7 @@ class UserDirectory:
     async def load(self) -> None:
         position = 0
         while True:
-            batch = await self.store.read_all(position, 5000, USER_EVENT_TYPES)
+            batch = await self.store.read_all(position, 5000, USER_EVENT_TYPES, rare=True)
             for recorded in batch:
                 self._apply(recorded)
             if len(batch) < 5000:

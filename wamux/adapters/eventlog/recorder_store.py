@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import trio
@@ -290,13 +290,19 @@ class RecorderEventStore:
         cipher = self.cipher
         return [from_stored(row, cipher=cipher) for row in rows]
 
-    async def read_all(self, after: int, limit: int, types: Sequence[str] = ()) -> list[RecordedEvent]:
-        # Decoded in the worker thread too: a page of 1,000 events does not hold up the trio loop.
-        return await self._call(
-            lambda r: self._decoded(
-                r.select_notifications(start=after, limit=limit, topics=tuple(types), inclusive_of_start=False)
-            )
-        )
+    async def read_all(
+        self, after: int, limit: int, types: Sequence[str] = (), *, rare: bool = False
+    ) -> list[RecordedEvent]:
+        topics = tuple(types)
+
+        def read(r: Any) -> list[RecordedEvent]:
+            # Decoded in the worker thread too: a page of 1,000 events does not hold up the trio loop.
+            if rare and topics and hasattr(r, "select_rare"):
+                return self._decoded(r.select_rare(after, limit, topics))
+            page = r.select_notifications(start=after, limit=limit, topics=topics, inclusive_of_start=False)
+            return self._decoded(page)
+
+        return await self._call(read)
 
     async def timeline(self, query: TimelineQuery) -> list[RecordedEvent]:
         return await self._call(

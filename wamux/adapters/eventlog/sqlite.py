@@ -27,6 +27,7 @@ MAX_ROWID = 2**63 - 1
 # Below this many rows a statement per row is as fast: executemany's gain does not pay for the id query.
 BULK_MIN_ROWS = 32
 TIMELINE_INDEXES = ("timeline", "topic_timeline")  # named {events table}_{name}
+TOPIC_INDEX = "topic"
 
 
 class SQLiteTimelineRecorder(SQLiteApplicationRecorder, TimelineRecorder):
@@ -52,7 +53,71 @@ class SQLiteTimelineRecorder(SQLiteApplicationRecorder, TimelineRecorder):
             "PRIMARY KEY (originator_id, originator_version))",
             f"CREATE INDEX IF NOT EXISTS {t}_{TIMELINE_INDEXES[0]} ON {t} (originator_id, ts)",
             f"CREATE INDEX IF NOT EXISTS {t}_{TIMELINE_INDEXES[1]} ON {t} (originator_id, topic, ts)",
+            # For `select_rare` alone (users, instance lifecycle): `select_notifications` never uses it.
+            f"CREATE INDEX IF NOT EXISTS {t}_{TOPIC_INDEX} ON {t} (topic)",
         ]
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """eventsourcing's query, walking the log in rowid order whatever the topics: with the topic index
+        SQLite would collect every row of a frequent topic and sort them for each page."""
+        return self._select(start, limit, stop, topics, inclusive_of_start, "NOT INDEXED")
+
+    def select_rare(self, start: int, limit: int, topics: Sequence[str]) -> Sequence[Notification]:
+        """The records of rare topics after `start`, in order, through the topic index: at start-up the users
+        and instances are read from a big log without walking all of it."""
+        assert topics, "select_rare needs topics"
+        index = f"INDEXED BY {self.events_table_name}_{TOPIC_INDEX}"
+        # One range of the index per topic (each already in rowid order), merged here: an IN list would make
+        # SQLite collect and sort every match after `start` for each page.
+        found = [n for topic in dict.fromkeys(topics) for n in self._select(start, limit, None, (topic,), False, index)]
+        return sorted(found, key=lambda n: n.id)[:limit]
+
+    def _select(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None,
+        topics: Sequence[str],
+        inclusive_of_start: bool,
+        index: str,
+    ) -> Sequence[Notification]:
+        where: list[str] = []
+        params: list[int | str] = []
+        if start is not None:
+            where.append("rowid>=?" if inclusive_of_start else "rowid>?")
+            params.append(start)
+        if stop is not None:
+            where.append("rowid<=?")
+            params.append(stop)
+        if topics:
+            where.append(f"topic IN ({','.join('?' * len(topics))})")
+            params += list(topics)
+        columns = "rowid, originator_id, originator_version, topic, state"
+        statement = f"SELECT {columns} FROM {self.events_table_name} {index}"
+        if where:
+            statement += " WHERE " + " AND ".join(where)
+        statement += " ORDER BY rowid LIMIT ?"
+        params.append(limit)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, params)
+            return [
+                Notification(
+                    id=row[0],
+                    originator_id=self.convert_originator_id(row[1]),
+                    originator_version=row[2],
+                    topic=row[3],
+                    state=row[4],
+                )
+                for row in c.fetchall()
+            ]
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int] | None:
         """Insert the records in one statement; their notification ids (rowids) in order.

@@ -44,7 +44,11 @@ class EventStore(Protocol):
 
     async def stream_version(self, stream_id: str) -> int: ...
 
-    async def read_all(self, after: int, limit: int, types: Sequence[str] = ()) -> list[RecordedEvent]: ...
+    async def read_all(
+        self, after: int, limit: int, types: Sequence[str] = (), *, rare: bool = False
+    ) -> list[RecordedEvent]:
+        """Events after the position `after`, in order, of `types` (all for none). `rare`: the types are a small
+        share of the log (users, instance lifecycle): a backend with a topic index reads them without a scan."""
 
     async def timeline(self, query: TimelineQuery) -> list[RecordedEvent]: ...
 
