@@ -410,9 +410,9 @@ async def test_rebuild_all_reads_each_batch_once_and_makes_the_rows_of_one_by_on
     transactions: list[int] = []
     real_read, real_apply_all = event_store.read_all, rm.apply_all
 
-    async def counting_read(after: int, limit: int, topics: Any = ()) -> list[RecordedEvent]:
+    async def counting_read(after: int, limit: int, topics: Any = (), *, rare: bool = False) -> list[RecordedEvent]:
         reads.append(after)
-        return await real_read(after, limit, topics)
+        return await real_read(after, limit, topics, rare=rare)
 
     def counting_apply_all(items: Any) -> dict[str, Exception]:
         transactions.append(len(items))

@@ -242,8 +242,7 @@ class ReadModels:
         }
 
     def lag(self) -> dict[str, int]:
-        head = self.store.head()
-        return {name: max(0, head - r.position) for name, r in self.runners.items()}
+        return {name: state["lag"] for name, state in self.states().items()}
 
     def stalled(self) -> dict[str, str]:
         """Projections whose last batch failed (name -> error); they retry on their own."""
@@ -307,30 +306,12 @@ class ReadModels:
         log.info("read models caught up with the log", **{f"{n}_s": s for n, s in self.catch_ups.finished.items()})
 
     async def _bring_up(self, runners: list[ProjectionRunner]) -> None:
-        """Catch the due `runners` up to the head with ONE read filtered on all their topics (a scan of the
-        log for rare events), a batch at a time under the batch lock: the shared reader then sees them
-        moved, and skips what they applied. A runner that fails stays where it failed, until its retry."""
-        while True:
-            async with self._batch:
-                due = [r for r in runners if r.due(trio.current_time())]
-                head = self.store.head()
-                if not due or min(r.position for r in due) >= head:
-                    return
-                wanted = {r.name: frozenset(r.projection.topics) for r in due}
-                topics = sorted(frozenset().union(*wanted.values()))
-                events = await self.store.read_all(min(r.position for r in due), BATCH, topics, rare=True)
-                # Fewer than a batch: nothing else of interest up to `head` (later events wait for the next round).
-                last = events[-1].position if len(events) == BATCH else max(head, events[-1].position if events else 0)
-                for runner in due:
-                    mine = [e for e in events if e.position > runner.position and e.type in wanted[runner.name]]
-                    try:
-                        if mine:
-                            await runner._apply(mine)
-                    except Exception as exc:  # as in the shared reader: only this runner stops, until its retry
-                        runner.failed(exc)
-                        continue
-                    runner.recovered()
-                    runner._advance(last)
+        """Catch the due `runners` up to the head with ONE read filtered on all their topics (the topic index
+        finds rare events without walking the log), a batch at a time through `_step`: the shared reader
+        then sees them moved, and skips what they applied."""
+        topics = sorted(frozenset().union(*(r.projection.topics for r in runners)))
+        while await self._step(runners, topics) is not None:
+            pass
 
     async def _wait_for_work(self) -> None:
         """Sleep until the log grows past a healthy runner, or a failed runner's back-off is over."""
@@ -377,11 +358,15 @@ class ReadModels:
                 progress(min(runner.position for runner in chosen))
         return applied
 
-    async def _step(self, runners: list[ProjectionRunner]) -> tuple[dict[str, int], dict[str, Exception]] | None:
+    async def _step(
+        self, runners: list[ProjectionRunner], topics: Sequence[str] = ()
+    ) -> tuple[dict[str, int], dict[str, Exception]] | None:
         """Read the next batch of the log once and apply it to every due runner of `runners`, all in ONE
         read-model transaction (one worker-thread hop). Answers how many events each runner applied and
         which ones failed (marked `failed`: they stay before the batch and retry after their back-off;
         the others advance), or None when no due runner is behind the head.
+
+        With `topics` (runners of rare topics only) the batch is read through the topic index.
         """
         # One batch at a time under the lock: `hold()` (the store switch) never sees a batch
         # half applied, nor a batch read from one store applied to the other's read models.
@@ -391,13 +376,14 @@ class ReadModels:
             head = self.store.head()
             if not due or min(r.position for r in due) >= head:
                 return None
-            events = await self.store.read_all(min(r.position for r in due), BATCH)
-            last = events[-1].position if events else head
+            events = await self.store.read_all(min(r.position for r in due), BATCH, topics, rare=bool(topics))
+            # Fewer than a batch: nothing else of interest up to `head` (later events wait for the next round).
+            last = events[-1].position if len(events) == BATCH else max(head, events[-1].position if events else 0)
             counts: dict[str, int] = {}
             items: list[tuple[str, int, Callable[[ReadSession], None]]] = []
             for runner in due:
-                topics = frozenset(runner.projection.topics)
-                mine = [e for e in events if e.position > runner.position and (not topics or e.type in topics)]
+                wanted = frozenset(runner.projection.topics)
+                mine = [e for e in events if e.position > runner.position and (not wanted or e.type in wanted)]
                 counts[runner.name] = len(mine)
                 # A runner with nothing in this batch records its position only once it moved a batch's worth
                 # (its savepoint and position write cost as much as a small batch's rows): a restart then
@@ -405,7 +391,7 @@ class ReadModels:
                 if mine or last - runner.saved >= BATCH:
                     items.append((runner.name, last, runner._work(mine) if mine else _nothing))
             failed: dict[str, Exception] = {}
-            if any(counts.values()):
+            if items:
                 try:
                     failed = await due[0]._call(lambda rm: rm.apply_all(items))
                 except Exception as exc:  # the transaction as a whole failed: every runner retries
