@@ -270,6 +270,11 @@ class ReadModels:
         behind = self.catch_ups.begin(positions, head, trio.current_time())
         if behind:
             log.info("read models are catching up with the log", read_models=",".join(behind), head=head)
+        else:  # a small lag (say, after a kill): caught up before serving, as a restart always did
+            try:
+                await self.follow()
+            except Exception as exc:  # the loop below retries it; the server starts all the same
+                log.error("projections could not catch up at start; retrying", error=repr(exc))
         task_status.started()
 
         async def step() -> None:
@@ -377,8 +382,10 @@ class ReadModels:
             if not due or min(r.position for r in due) >= head:
                 return None
             events = await self.store.read_all(min(r.position for r in due), BATCH, topics, rare=bool(topics))
-            # Fewer than a batch: nothing else of interest up to `head` (later events wait for the next round).
-            last = events[-1].position if len(events) == BATCH else max(head, events[-1].position if events else 0)
+            if topics:  # fewer than a batch: nothing else of interest up to `head` (later ones: the next round)
+                last = events[-1].position if len(events) == BATCH else max(head, events[-1].position if events else 0)
+            else:  # the whole log: the last event read is where every runner is now
+                last = events[-1].position if events else head
             counts: dict[str, int] = {}
             items: list[tuple[str, int, Callable[[ReadSession], None]]] = []
             for runner in due:
