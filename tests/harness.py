@@ -21,6 +21,11 @@ ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-1"
 JWT_SECRET = "test-secret-0123456789abcdef-0123456789"
 SECRET_KEY = "X35VnPvbLRYLI+mONIGWd+h0ekV1H1e09MDl5vdhETU="  # WAMUX_SECRET_KEY: encrypts webhook secrets at rest
+# `store_matters(*SQLITE_AND_MONGODB)`: a feature test whose store-dependent part is its read-model queries. It
+# runs on SQLite and MongoDB, the two ways of querying; PostgreSQL's read models run the SQLite store's queries in
+# its own SQL, which its contract tests check (`tests/contract`), and the tests of durability, the outbox, feeds,
+# history, search, stats, restarts, rebuilds and switches (plain `store_matters`) run on all three stores.
+SQLITE_AND_MONGODB = ("sqlite", "mongodb")
 
 
 def free_port() -> int:

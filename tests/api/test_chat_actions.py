@@ -21,7 +21,7 @@ from tests.api.test_rich_messaging import (
     serving,
     wav_bytes,
 )
-from tests.harness import Api, poll, wait_for
+from tests.harness import SQLITE_AND_MONGODB, Api, poll, wait_for
 from tests.media_server import png_bytes
 from tests.receiver import Receiver
 
@@ -31,7 +31,7 @@ async def chat(api: Api, iid: str, jid: str) -> dict[str, object]:
     return next(c for c in chats if c["remoteJid"] == jid)
 
 
-@pytest.mark.store_matters  # the unread messages come from the messages read model
+@pytest.mark.store_matters(*SQLITE_AND_MONGODB)  # the unread messages come from the messages read model
 async def test_reading_a_chat_sends_one_read_receipt_with_its_unread_messages(admin: Api) -> None:
     iid = await admin.connected_instance("Read", phone=ME)
     unread = [await incoming(admin, iid, body=f"b{i}") for i in range(3)]
@@ -64,7 +64,7 @@ async def test_reading_a_chat_sends_one_read_receipt_with_its_unread_messages(ad
     assert r.status_code == 400 and r.json()["code"] == "validation_error"
 
 
-@pytest.mark.store_matters
+@pytest.mark.store_matters(*SQLITE_AND_MONGODB)
 async def test_reading_offline_zeroes_the_count_and_sends_nothing(admin: Api) -> None:
     iid = await admin.connected_instance("Read offline", phone=ME)
     await incoming(admin, iid, body="while you were out")
@@ -105,7 +105,7 @@ async def test_presence_ours_in_a_chat_and_for_the_account(admin: Api) -> None:
     assert r.status_code == 409 and r.json()["code"] == "instance_not_connected"
 
 
-@pytest.mark.store_matters
+@pytest.mark.store_matters(*SQLITE_AND_MONGODB)
 async def test_their_presence_is_an_event_and_never_history(admin: Api) -> None:
     iid = await admin.connected_instance("Their presence", phone=ME)
     for body in (

@@ -3,7 +3,7 @@
 After every restart on the same DATA_DIR, every acknowledged request (a 2xx answer received before
 the kill) is in the history and the event feed, and by the end every webhook for it has arrived
 under one `X-Webhook-Id` that always carries the same body. `WAMUX_CRASH_TRIALS` sets the number of
-crashes (by default 5 on SQLite, 2 on MongoDB, to keep the suite near a minute); `WAMUX_CRASH_SEED`
+crashes (by default 5 on SQLite, 2 on MongoDB and PostgreSQL, to keep the suite near a minute); `WAMUX_CRASH_SEED`
 replays a failed run (its seed is printed on failure): the kill moments, the receiver's failures and
 which sends carry a key repeat; how the concurrent requests interleave does not.
 """
@@ -27,7 +27,7 @@ from tests.receiver import Receiver
 
 pytestmark = pytest.mark.store_matters  # durability is the store's job
 
-TRIALS = {"sqlite": 5, "mongodb": 2}
+TRIALS = {"sqlite": 5, "mongodb": 2, "postgres": 2}
 TO = "79001234567"  # the chat our sends go to
 FROM = "79005554433"  # the contact incoming messages come from
 HOOK = "/mix"

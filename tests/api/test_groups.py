@@ -13,7 +13,7 @@ import pytest
 
 from tests.api.test_openapi import Checker, escape, spec, validate_event, validator
 from tests.api.test_rich_messaging import outbox, serving
-from tests.harness import Api, poll, wait_for
+from tests.harness import SQLITE_AND_MONGODB, Api, poll, wait_for
 from tests.media_server import png_bytes
 from tests.receiver import Receiver
 
@@ -100,7 +100,7 @@ def member_group(subject: str = "Book club", *, locked: bool = False, admin: boo
     return {"id": STAGED, "subject": subject, "locked": locked, "participants": people}
 
 
-@pytest.mark.store_matters
+@pytest.mark.store_matters(*SQLITE_AND_MONGODB)
 async def test_create_list_get_and_refresh(admin: Api) -> None:
     iid = await linked(admin)
     assert await listed(admin, iid) == []
@@ -211,7 +211,7 @@ async def test_a_cleared_description_reads_as_none_like_whatsapps_list(admin: Ap
     assert cleared["description"] is None
 
 
-@pytest.mark.store_matters
+@pytest.mark.store_matters(*SQLITE_AND_MONGODB)
 async def test_participants_get_whatsapps_answer_each(admin: Api) -> None:
     iid = await linked(admin)
     directory = [{"phone": p, "exists": True} for p in (BOB, ANN, CAROL)] + [{"phone": "79000000000", "exists": False}]
@@ -344,7 +344,7 @@ async def test_group_picture(admin: Api) -> None:
     assert [o["op"] for o in await group_ops(admin, iid)].count("picture") == 2
 
 
-@pytest.mark.store_matters
+@pytest.mark.store_matters(*SQLITE_AND_MONGODB)
 async def test_group_events_from_other_members_reach_events_and_webhooks(admin: Api) -> None:
     with Receiver() as rx:
         # Every notify flag off: group events are sent all the same.

@@ -30,11 +30,11 @@ from tests.api.test_rich_messaging import (
     row,
     send,
 )
-from tests.harness import Api, ServerProcess, wait_for
+from tests.harness import SQLITE_AND_MONGODB, Api, ServerProcess, wait_for
 from tests.receiver import Receiver
 
 
-@pytest.mark.store_matters
+@pytest.mark.store_matters(*SQLITE_AND_MONGODB)
 async def test_every_incoming_kind_has_its_type_and_fields(admin: Api) -> None:
     iid = await admin.connected_instance("Kinds in", phone=ME)
     first = await incoming(admin, iid, body="plain")
@@ -89,7 +89,7 @@ async def test_every_incoming_kind_has_its_type_and_fields(admin: Api) -> None:
     assert rows[poll]["poll"]["votes"] == {"Mon": 0, "Tue": 0}
 
 
-@pytest.mark.store_matters
+@pytest.mark.store_matters(*SQLITE_AND_MONGODB)
 async def test_incoming_reactions_edits_revokes_and_votes(admin: Api) -> None:
     iid = await admin.connected_instance("Changes in", phone=ME)
     hi = await incoming(admin, iid, body="hi", group=GROUP)
@@ -187,7 +187,7 @@ async def play_the_story(api: Api, iid: str) -> dict[str, str]:
 
 @pytest.mark.store_matters
 async def test_the_story_agrees_everywhere_and_survives_rebuild_and_switch(
-    server_factory: Callable[..., ServerProcess], provider: str, request: pytest.FixtureRequest, tmp_path: Path
+    server_factory: Callable[..., ServerProcess], switch_body: Callable[[str], dict[str, str]], tmp_path: Path
 ) -> None:
     data = tmp_path / "story"
     srv = server_factory(data)
@@ -250,10 +250,8 @@ async def test_the_story_agrees_everywhere_and_survives_rebuild_and_switch(
     again = server_factory(data)
     async with Api(again.url, token=again.admin_token()) as api:
         assert await history(api, iid, GROUP) == before
-        target = "mongodb" if provider == "sqlite" else "sqlite"
-        switch: dict[str, str] = {"provider": target}
-        if target == "mongodb":
-            switch["url"] = request.getfixturevalue("mongod_server").url_for(f"story_{id(data)}")
+        switch = switch_body(f"story_{id(data)}")
+        target = switch["provider"]
         r = await api.post("/api/db/switch", json=switch)
         assert r.status_code == 200, r.text
         assert (await api.get("/api/db/status")).json()["provider"] == target

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Api, ServerProcess
+from tests.harness import SQLITE_AND_MONGODB, Api, ServerProcess
 
 FULL = {
     "name": "Main WhatsApp",
@@ -24,7 +24,7 @@ FULL = {
 }
 
 
-@pytest.mark.store_matters  # the instance document round-trips through the read model
+@pytest.mark.store_matters(*SQLITE_AND_MONGODB)  # the instance document round-trips through the read model
 async def test_create_with_every_field(admin: Api) -> None:
     r = await admin.post("/api/instances", json=FULL)
     assert r.status_code == 201
@@ -101,7 +101,7 @@ async def test_list_has_connection_status(admin: Api) -> None:
     assert "webhookSettings" not in mine
 
 
-@pytest.mark.store_matters  # the instance document round-trips through the read model
+@pytest.mark.store_matters(*SQLITE_AND_MONGODB)  # the instance document round-trips through the read model
 async def test_update_plain_fields_and_webhook_settings(admin: Api) -> None:
     inst = await admin.create_instance("Before")
     r = await admin.put(f"/api/instances/{inst['id']}", json={"name": "After", "description": "d"})
@@ -123,7 +123,7 @@ async def test_update_plain_fields_and_webhook_settings(admin: Api) -> None:
     assert r.status_code == 400
 
 
-@pytest.mark.store_matters  # the instance document round-trips through the read model
+@pytest.mark.store_matters(*SQLITE_AND_MONGODB)  # the instance document round-trips through the read model
 async def test_delete_then_404_everywhere(admin: Api) -> None:
     inst = await admin.create_instance("Doomed")
     r = await admin.delete(f"/api/instances/{inst['id']}")

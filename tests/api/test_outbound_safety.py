@@ -188,6 +188,10 @@ def _poison_rows(srv: ServerProcess, instance_id: str) -> list[str]:
         from wamux.adapters.readmodels.mongo import MongoReadModelStore
 
         rm = MongoReadModelStore(srv.env["DATABASE_URL"])
+    elif srv.env.get("DATABASE_PROVIDER") == "postgres":
+        from wamux.adapters.readmodels.postgres import PostgresReadModelStore
+
+        rm = PostgresReadModelStore(srv.env["DATABASE_URL"])
     else:
         from wamux.adapters.readmodels.sqlite import SQLiteReadModelStore
 

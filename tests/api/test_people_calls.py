@@ -28,7 +28,7 @@ from tests.api.test_groups import (
     members,
 )
 from tests.api.test_rich_messaging import history, outbox
-from tests.harness import Api, ServerProcess, poll, wait_for
+from tests.harness import SQLITE_AND_MONGODB, Api, ServerProcess, poll, wait_for
 from tests.media_server import png_bytes
 from tests.receiver import Receiver
 
@@ -251,7 +251,7 @@ async def play_the_story(api: Api, iid: str) -> str:
     return gid
 
 
-@pytest.mark.store_matters
+@pytest.mark.store_matters(*SQLITE_AND_MONGODB)
 async def test_issue_16_story_agrees_everywhere_and_survives_rebuild(
     server_factory: Callable[..., ServerProcess], tmp_path: Path
 ) -> None:

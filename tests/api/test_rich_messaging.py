@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Api
+from tests.harness import SQLITE_AND_MONGODB, Api
 from tests.media_server import png_bytes
 
 ME = "79990000001"
@@ -127,7 +127,7 @@ def serving(data: bytes) -> Iterator[str]:
 # ---- sending more than text (§1) -------------------------------------------------------------
 
 
-@pytest.mark.store_matters
+@pytest.mark.store_matters(*SQLITE_AND_MONGODB)
 async def test_reply_with_mentions_and_an_unknown_quote(admin: Api) -> None:
     iid = await admin.connected_instance("Reply", phone=ME)
     asked = await incoming(admin, iid, body="lunch?")
@@ -146,7 +146,7 @@ async def test_reply_with_mentions_and_an_unknown_quote(admin: Api) -> None:
         await refused(admin, iid, "POST", "send", {"phone": BOB, "message": "x", **bad}, 400, "validation_error")
 
 
-@pytest.mark.store_matters
+@pytest.mark.store_matters(*SQLITE_AND_MONGODB)
 async def test_location_contacts_and_polls(admin: Api) -> None:
     iid = await admin.connected_instance("Kinds", phone=ME)
     place = {"latitude": 55.7558, "longitude": 37.6173, "name": "Red Square", "address": "Moscow"}
@@ -200,7 +200,7 @@ async def test_location_contacts_and_polls(admin: Api) -> None:
     await refused(admin, iid, "POST", "send-poll", {"phone": BOB, "options": ["a", "b"]}, 400, "validation_error")
 
 
-@pytest.mark.store_matters
+@pytest.mark.store_matters(*SQLITE_AND_MONGODB)
 async def test_react_and_remove_a_reaction(admin: Api) -> None:
     iid = await admin.connected_instance("React", phone=ME)
     hello = await incoming(admin, iid, body="hello")
@@ -230,7 +230,7 @@ async def test_react_and_remove_a_reaction(admin: Api) -> None:
         await refused(admin, iid, "POST", f"messages/{hello}/react", {"emoji": emoji}, 400, "validation_error")
 
 
-@pytest.mark.store_matters
+@pytest.mark.store_matters(*SQLITE_AND_MONGODB)
 async def test_edit_own_text_only(admin: Api) -> None:
     iid = await admin.connected_instance("Edit", phone=ME)
     mid = await send(admin, iid, "send", {"phone": BOB, "message": "helo"})
@@ -251,7 +251,7 @@ async def test_edit_own_text_only(admin: Api) -> None:
     assert (await row(admin, iid, BOB, theirs))["content"] == "not yours"
 
 
-@pytest.mark.store_matters
+@pytest.mark.store_matters(*SQLITE_AND_MONGODB)
 async def test_revoke_own_and_not_theirs(admin: Api) -> None:
     iid = await admin.connected_instance("Revoke", phone=ME)
     files = {"file": ("dot.png", png_bytes("red"), "application/octet-stream")}
@@ -276,7 +276,7 @@ async def test_revoke_own_and_not_theirs(admin: Api) -> None:
     assert (await row(admin, iid, BOB, theirs))["revoked"] is False
 
 
-@pytest.mark.store_matters
+@pytest.mark.store_matters(*SQLITE_AND_MONGODB)
 async def test_forward_keeps_the_type(admin: Api) -> None:
     iid = await admin.connected_instance("Forward", phone=ME)
     data = png_bytes("blue")

@@ -18,11 +18,19 @@ SECRET_B = "second-webhook-secret-77c1"
 
 
 def raw_log(data_dir: Path, mongo_url: str | None) -> bytes:
-    """The event log exactly as stored: MongoDB's raw event documents, or every SQLite log file in DATA_DIR."""
+    """The event log exactly as stored: MongoDB's raw event documents, PostgreSQL's stored rows (as psycopg
+    reads them, the state column as its bytes), or every SQLite log file in DATA_DIR."""
     if mongo_url is None:
         files = [p for p in data_dir.glob("whatsapp-api*.db*") if "readmodels" not in p.name]
         assert files
         return b"".join(p.read_bytes() for p in files)
+    if mongo_url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(mongo_url) as conn:
+            rows = conn.execute("SELECT originator_id::text, topic, state FROM stored_events").fetchall()
+        assert rows
+        return b"".join(f"{oid}{topic}".encode() + bytes(state) for oid, topic, state in rows)
     from bson.codec_options import CodecOptions
     from bson.raw_bson import RawBSONDocument
 
@@ -135,11 +143,11 @@ async def test_a_second_server_on_the_same_data_dir_exits_2(server_factory, tmp_
     assert out.returncode == 0 and "admin@example.com" in out.stdout, out.stderr
 
 
-@pytest.mark.store_matters  # both directions
-async def test_a_store_switch_keeps_secrets_encrypted(server_factory, provider: str, mongod_server, tmp_path) -> None:
+@pytest.mark.store_matters  # every store as the source and as the target
+async def test_a_store_switch_keeps_secrets_encrypted(server_factory, switch_body, tmp_path) -> None:
     data = tmp_path / "data"
-    target = "mongodb" if provider == "sqlite" else "sqlite"
-    target_url = mongod_server.url_for(f"secrets_{id(data)}") if target == "mongodb" else None
+    switch = switch_body(f"secrets_{id(data)}")
+    target, target_url = switch["provider"], switch.get("url")
     srv = server_factory(data)
     with Receiver() as rx:
         url = rx.on("/vault")

@@ -1,4 +1,4 @@
-"""The live store switch: under load, in both directions, with failures, and across a restart."""
+"""The live store switch: under load, every store to the next, with failures, and across a restart."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ import trio
 from tests.harness import Api, wait_for
 from tests.mongod_fixture import MongodServer, _free_port, _mongod_binary
 from wamux.adapters.eventlog.mongo import open_mongo_recorder
+from wamux.adapters.eventlog.postgres import open_postgres_recorder
 from wamux.adapters.eventlog.sqlite import open_sqlite_recorder
 from wamux.adapters.readmodels.mongo import MongoReadModelStore
+from wamux.adapters.readmodels.postgres import PostgresReadModelStore
 from wamux.adapters.readmodels.sqlite import SQLiteReadModelStore
 from wamux.projections.ports import Query
 
@@ -25,8 +27,13 @@ LOAD_BEFORE = 60  # sends acknowledged on the source store before the switch sta
 LOAD_AFTER = 15  # and after it ends, on the target
 
 
+# Each store is once a source and once a target: SQLite → MongoDB → PostgreSQL → SQLite.
+NEXT_STORE = {"sqlite": "mongodb", "mongodb": "postgres", "postgres": "sqlite"}
+
+
 def log_of(provider: str, where: str) -> list[tuple[Any, ...]]:
-    recorder = open_mongo_recorder(where) if provider == "mongodb" else open_sqlite_recorder(where)
+    opens = {"mongodb": open_mongo_recorder, "postgres": open_postgres_recorder, "sqlite": open_sqlite_recorder}
+    recorder = opens[provider](where)
     rows = recorder.select_notifications(start=1, limit=10**7)
     return [(n.id, str(n.originator_id), n.originator_version, n.topic, bytes(n.state)) for n in rows]
 
@@ -39,7 +46,8 @@ def sent_ids(log: list[tuple[Any, ...]]) -> set[str]:
 def read_models_of(provider: str, where: str) -> dict[str, list[dict[str, Any]]]:
     from wamux.run.bootstrap import all_projections
 
-    rm = MongoReadModelStore(where) if provider == "mongodb" else SQLiteReadModelStore(where)
+    stores = {"mongodb": MongoReadModelStore, "postgres": PostgresReadModelStore, "sqlite": SQLiteReadModelStore}
+    rm = stores[provider](where)
     out = {}
     for projection in all_projections():
         for c in projection.collections:
@@ -48,11 +56,16 @@ def read_models_of(provider: str, where: str) -> dict[str, list[dict[str, Any]]]
     return out
 
 
-@pytest.mark.store_matters  # both directions
-async def test_switch_under_load_both_ways_and_restart(server_factory, provider: str, mongod_server, tmp_path) -> None:
+@pytest.mark.store_matters  # every store as the source and as the target
+async def test_switch_under_load_both_ways_and_restart(
+    server_factory, provider: str, request: pytest.FixtureRequest, tmp_path
+) -> None:
     data = tmp_path / "switch"
-    target = "mongodb" if provider == "sqlite" else "sqlite"
-    target_url = mongod_server.url_for(f"switch_{os.getpid()}_{id(data)}") if target == "mongodb" else None
+    target = NEXT_STORE[provider]
+    target_url = None
+    if target != "sqlite":
+        target_server = request.getfixturevalue("mongod_server" if target == "mongodb" else "postgres_server")
+        target_url = target_server.url_for(f"switch_{os.getpid()}_{id(data)}")
     srv = server_factory(data)
     source_where = srv.env.get("DATABASE_URL") or str(data / "whatsapp-api.db")
     acknowledged: list[str] = []
@@ -89,8 +102,8 @@ async def test_switch_under_load_both_ways_and_restart(server_factory, provider:
         status = (await api.get("/api/db/status")).json()
         assert status["provider"] == target and status["switch"]["state"] == "done"
         assert status["projections"] == {"stalled": {}}  # every projection follows the new store
-        if target == "mongodb":
-            assert status["url"].startswith("mongodb://")
+        if target_url:
+            assert status["url"].startswith(target_url.split(":", 1)[0] + "://")
         for iid in iids:
             history = (await api.get(f"/api/instances/{iid}/chats/79001234567/messages", params={"limit": 1000})).json()
             ids = {m["messageId"] for m in history["messages"]}
@@ -107,7 +120,7 @@ async def test_switch_under_load_both_ways_and_restart(server_factory, provider:
     srv.stop()
 
     choice = json.loads((data / "store-provider.json").read_text())
-    target_where = target_url if target == "mongodb" else choice["sqlitePath"]
+    target_where = target_url or choice["sqlitePath"]
     source_log = log_of(provider, source_where)
     target_log = log_of(target, target_where)
     assert set(before_switch) <= sent_ids(source_log)  # the switch ran under load: all of it in the source
@@ -117,11 +130,7 @@ async def test_switch_under_load_both_ways_and_restart(server_factory, provider:
     assert len(sent_ids(target_log) - sent_ids(source_log)) >= LOAD_AFTER - len(iids)
     assert [row[0] for row in target_log] == list(range(1, len(target_log) + 1))  # no gap, no duplicate
 
-    rm_where = (
-        target_url
-        if target == "mongodb"
-        else str(Path(target_where).with_name(Path(target_where).stem + ".readmodels.db"))
-    )
+    rm_where = target_url or str(Path(target_where).with_name(Path(target_where).stem + ".readmodels.db"))
     before = read_models_of(target, rm_where)
     out = srv.cli("rebuild")
     assert out.returncode == 0, out.stderr
@@ -156,6 +165,14 @@ async def test_unreachable_target_is_503_and_nothing_changes(server_factory, pro
         assert after["provider"] == provider and after["switch"]["state"] == "failed"
         assert after["switch"]["error"] == reason
         assert "Topology Description" in srv.log() and "hunter22" not in srv.log()
+        dead = f"postgresql://bob:hunter22@127.0.0.1:{port}/nowhere"
+        r = await api.post("/api/db/switch", json={"provider": "postgres", "url": dead})
+        reason = f"cannot reach PostgreSQL at postgresql://bob:***@127.0.0.1:{port}/nowhere: connection refused"
+        assert r.status_code == 503 and r.json()["error"] == f"switch to postgres failed, still on {provider}: {reason}"
+        assert (await api.get("/api/db/status")).json()["switch"]["error"] == reason
+        r = await api.post("/api/db/switch", json={"provider": "postgres", "url": "mongodb://127.0.0.1/x"})
+        assert r.status_code == 400 and set(r.json()["details"]) == {"url"}
+        assert "hunter22" not in srv.log()
         assert (
             await api.post(f"/api/whatsapp/{iid}/send", json={"phone": "79001234567", "message": "ok"})
         ).status_code == 200

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import trio
 
-from tests.harness import Api, poll, wait_for
+from tests.harness import SQLITE_AND_MONGODB, Api, poll, wait_for
 from tests.receiver import Receiver
 from wamux.domain.clock import iso_ms
 
@@ -227,7 +227,7 @@ async def test_replay_keeps_the_original_ids_and_bad_input_is_refused(admin: Api
         await admin.delete(f"/api/instances/{iid}")
 
 
-@pytest.mark.store_matters
+@pytest.mark.store_matters(*SQLITE_AND_MONGODB)
 async def test_a_rebuild_reproduces_targets_and_delivery_states(server_factory: Any, tmp_path: Any) -> None:
     data = tmp_path / "rebuild"
     with Receiver() as rx:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.harness import JWT_SECRET, SECRET_KEY, Api, ServerProcess, free_port
 
@@ -391,6 +392,41 @@ def test_db_switch_moves_the_log_and_read_models(tmp_path: Path, mongo_db_url: s
     assert out.returncode == 0 and "1 events applied, now at 1" in out.stdout, out.stderr
     out = wamux(data, "db", "switch", "--to", "mongodb", "--url", mongo_db_url)
     assert out.returncode == 1 and "wamux: already on mongodb" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.postgres
+def test_db_switch_to_postgres_and_back_to_sqlite(tmp_path: Path, postgres_db_url: str) -> None:
+    data = tmp_path / "data"
+    out = add_user(data, "pia@example.com", "password-1")
+    assert out.returncode == 0, out.stderr
+    pia = json.loads(out.stdout)["id"]
+    out = wamux(data, "db", "switch", "--to", "postgres", "--url", postgres_db_url)
+    assert out.returncode == 0, out.stdout + out.stderr
+    status = json.loads(wamux(data, "db", "status", "--json").stdout)
+    assert status["provider"] == "postgres" and status["url"] == postgres_db_url and "switch" in status["source"]
+    out = wamux(data, "user", "list")
+    assert out.returncode == 0 and out.stdout.split()[:2] == [pia, "pia@example.com"], out.stderr
+    out = add_user(data, "quinn@example.com", "password-1")  # written to PostgreSQL
+    assert out.returncode == 0, out.stderr
+    out = wamux(data, "db", "switch", "--to", "sqlite")
+    assert out.returncode == 0, out.stdout + out.stderr
+    out = wamux(data, "user", "list")
+    assert out.returncode == 0 and "pia@example.com" in out.stdout and "quinn@example.com" in out.stdout, out.stderr
+
+
+@pytest.mark.postgres
+def test_doctor_on_postgres(tmp_path: Path, postgres_db_url: str) -> None:
+    out = doctor(tmp_path / "data", DATABASE_PROVIDER="postgres", DATABASE_URL=postgres_db_url)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "PostgreSQL 1" in doctor_line(out, "postgres") and "OK" in doctor_line(out, "postgres")
+    assert "OK" in doctor_line(out, "event store") and "skip" in doctor_line(out, "mongod").lower()
+    dead = "postgresql://bob:hunter22@127.0.0.1:1/wamux"
+    out = doctor(tmp_path / "data2", DATABASE_PROVIDER="postgres", DATABASE_URL=dead)
+    assert out.returncode == 1 and "FAIL" in doctor_line(out, "postgres"), out.stdout
+    assert "cannot reach PostgreSQL at postgresql://bob:***@127.0.0.1:1/wamux" in out.stdout
+    assert "hunter22" not in out.stdout
+    out = doctor(tmp_path / "data3", DATABASE_PROVIDER="postgres", DATABASE_URL="mongodb://127.0.0.1/x")
+    assert out.returncode == 2 and "postgresql://" in out.stdout, out.stdout
 
 
 def fake_ffmpeg(folder: Path, encoder_line: str) -> Path:

@@ -1,7 +1,7 @@
-"""Bulk writes of the event log, on SQLite and MongoDB: what they must keep of one-by-one writes.
+"""Bulk writes of the event log, on SQLite, MongoDB and PostgreSQL: what they must keep of one-by-one writes.
 
-- eventsourcing's own recorder suites, run on our SQLite recorders (the MongoDB ones run in
-  `test_mongo_recorders.py`);
+- eventsourcing's own recorder suites, run on our SQLite recorders (the MongoDB and PostgreSQL ones run in
+  `test_mongo_recorders.py` and `test_postgres_recorders.py`);
 - a batch insert returns the positions one-by-one inserts give, in order, and stores the same rows;
 - a conflicting batch (a taken originator version, or the same one twice) raises eventsourcing's
   IntegrityError and writes nothing of the batch;
@@ -12,11 +12,13 @@
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 import trio
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
@@ -24,8 +26,10 @@ from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.sqlite import SQLiteDatastore
 from pymongo import MongoClient
 
+from tests.postgres_fixture import PostgresServer
 from wamux.adapters.eventlog.codec import to_stored
 from wamux.adapters.eventlog.mongo import open_mongo_recorder
+from wamux.adapters.eventlog.postgres import open_postgres_recorder
 from wamux.adapters.eventlog.sqlite import (
     BULK_MIN_ROWS,
     SQLiteTimelineProcessRecorder,
@@ -82,17 +86,28 @@ class TestSQLiteTimelineProcessRecorder(_SQLiteFile, es.ProcessRecorderTestCase)
 class Opener:
     """Opens fresh, empty recorders of one backend (as many as a test needs)."""
 
-    def __init__(self, name: str, tag: str, tmp_path: Path, mongo_url: str | None) -> None:
+    def __init__(
+        self, name: str, tag: str, tmp_path: Path, mongo_url: str | None, postgres: PostgresServer | None = None
+    ) -> None:
         self.name = name
         self.tag = tag
         self.tmp_path = tmp_path
         self.mongo_url = mongo_url
+        self.postgres = postgres
+        self.databases: list[str] = []  # PostgreSQL databases created for the recorders, dropped at the end
+        self.urls: dict[int, str] = {}  # id(recorder) -> its PostgreSQL URL
         self.opened: list[TimelineRecorder] = []
 
     def __call__(self) -> TimelineRecorder:
         n = len(self.opened)
         if self.name == "sqlite":
             recorder: TimelineRecorder = open_sqlite_recorder(str(self.tmp_path / f"events{n}.db"))
+        elif self.name == "postgres":
+            assert self.postgres is not None
+            self.databases.append(f"t_{uuid.uuid4().hex[:12]}_{self.tag}{n}")
+            url = self.postgres.url_for(self.databases[-1])
+            recorder = open_postgres_recorder(url)
+            self.urls[id(recorder)] = url
         else:
             assert self.mongo_url is not None
             base, _, query = self.mongo_url.partition("?")
@@ -103,12 +118,16 @@ class Opener:
     def close(self) -> None:
         for recorder in self.opened:
             recorder.datastore.close()  # type: ignore[attr-defined]
+        for database in self.databases:
+            assert self.postgres is not None
+            self.postgres.drop(database)
 
 
 def _open(name: str, tag: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
-    url = None if name == "sqlite" else str(request.getfixturevalue("mongo_db_url"))
+    url = str(request.getfixturevalue("mongo_db_url")) if name == "mongo" else None
+    postgres = request.getfixturevalue("postgres_server") if name == "postgres" else None
     (tmp_path / tag).mkdir()
-    opener = Opener(name, tag, tmp_path / tag, url)
+    opener = Opener(name, tag, tmp_path / tag, url, postgres)
     yield opener
     opener.close()
     if url is not None:
@@ -118,7 +137,11 @@ def _open(name: str, tag: str, request: pytest.FixtureRequest, tmp_path: Path) -
         client.close()
 
 
-BACKENDS = ["sqlite", pytest.param("mongo", marks=pytest.mark.mongo)]
+BACKENDS = [
+    "sqlite",
+    pytest.param("mongo", marks=pytest.mark.mongo),
+    pytest.param("postgres", marks=pytest.mark.postgres),
+]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -168,6 +191,9 @@ def _ts(opener: Opener, recorder: TimelineRecorder) -> dict[int, int]:
         path = recorder.datastore.pool.db_name  # type: ignore[attr-defined]
         with sqlite3.connect(path) as conn:
             return dict(conn.execute("SELECT rowid, ts FROM stored_events").fetchall())
+    if opener.name == "postgres":
+        with psycopg.connect(opener.urls[id(recorder)]) as pg:
+            return dict(pg.execute("SELECT notification_id, ts FROM stored_events").fetchall())
     events = recorder.events  # type: ignore[attr-defined]
     return {d["_id"]: d["ts"] for d in events.find({}, {"ts": 1})}
 
@@ -178,6 +204,10 @@ def _indexes(opener: Opener, recorder: TimelineRecorder) -> set[str]:
         with sqlite3.connect(path) as conn:
             rows = conn.execute("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='stored_events'")
             return {r[0] for r in rows}
+    if opener.name == "postgres":
+        with psycopg.connect(opener.urls[id(recorder)]) as pg:
+            names = pg.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'stored_events'").fetchall()
+            return {r[0] for r in names}
     return set(recorder.events.index_information())  # type: ignore[attr-defined]
 
 

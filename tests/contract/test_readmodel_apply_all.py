@@ -1,5 +1,6 @@
-"""`ReadModelStore.apply_all` on both backends: one transaction for every projection of a batch,
-a raising projection undone alone, and the session's write-back cache (reads see the writes before them)."""
+"""`ReadModelStore.apply_all` on every backend (SQLite, MongoDB, PostgreSQL): one transaction for every
+projection of a batch, a raising projection undone alone, and the session's write-back cache (reads see the
+writes before them)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from wamux.adapters.readmodels.mongo import MongoReadModelStore
+from wamux.adapters.readmodels.postgres import PostgresReadModelStore
 from wamux.adapters.readmodels.sqlite import SQLiteReadModelStore
 from wamux.projections.ports import Collection, Query, ReadModelStore, ReadSession
 
@@ -21,11 +23,19 @@ TAGS = Collection("tags", {"tag": "text"})
 Work = Callable[[ReadSession], None]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("mongo", marks=pytest.mark.mongo)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("mongo", marks=pytest.mark.mongo),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
+)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ReadModelStore]:
     rm: ReadModelStore
     if request.param == "sqlite":
         rm = SQLiteReadModelStore(str(tmp_path / "read.db"))
+    elif request.param == "postgres":
+        rm = PostgresReadModelStore(request.getfixturevalue("postgres_db_url"))
     else:
         rm = MongoReadModelStore(request.getfixturevalue("mongo_db_url"))
     rm.ensure((CHATS, NOTES, TAGS))
@@ -151,6 +161,85 @@ def test_apply_also_writes_back(store: ReadModelStore) -> None:
     store.apply("notes_p", 4, work)
     assert store.get(NOTES, "n") == {"title": "two"} and store.position("notes_p") == 4
     assert store.find(NOTES, Query(where={"title": "two"})) == [{"title": "two"}]
+
+
+ITEMS = Collection("items", {"label": "text", "n": "int", "x": "real", "on": "bool"}, (("label",), ("n",)))
+
+
+def _item(i: int, version: int = 0) -> dict[str, Any]:
+    return {
+        "key": f"i{i:03}",
+        "label": None if i % 7 == 0 else f"L{i % 10}{'é' if i % 3 else 'E'}" + ("\x00" if i == 1 else ""),
+        "n": None if i % 11 == 0 else (i * 1_000_003 + version) * (-1 if i % 2 else 1),
+        "x": None if i % 13 == 0 else i / 4 + version,
+        "on": None if i % 5 == 0 else i % 2 == 0,
+        "extra": {"i": i, "v": version, "tags": ["a", i]},
+    }
+
+
+def test_big_batches_go_in_bulk_and_read_back_exactly(store: ReadModelStore) -> None:
+    """Batches as large as a rebuild's: every row, its columns, replaced rows and deleted ones."""
+    store.ensure((ITEMS,))
+    items = {i: _item(i) for i in range(300)}
+
+    def first(session: ReadSession) -> None:
+        for doc in items.values():
+            session.put(ITEMS, doc["key"], doc)
+
+    assert (
+        store.apply_all([("items_p", 1, first), ("notes_p", 1, put_rows(NOTES, {f"n{i}": {} for i in range(40)}))])
+        == {}
+    )
+    gone = {i for i in items if i % 3 == 0}
+
+    def second(session: ReadSession) -> None:
+        for i in gone:
+            session.delete(ITEMS, f"i{i:03}")
+        for i in items:
+            if i % 3 == 1:
+                items[i] = _item(i, version=1)
+                session.put(ITEMS, items[i]["key"], items[i])
+        for i in range(300, 340):
+            items[i] = _item(i, version=2)
+            session.put(ITEMS, items[i]["key"], items[i])
+
+    assert store.apply_all([("items_p", 2, second)]) == {}
+    alive = [doc for i, doc in sorted(items.items()) if i not in gone]
+    assert everything(store, ITEMS) == {doc["key"]: doc for doc in alive}
+    assert len(everything(store, NOTES)) == 40
+    for name in ("label", "n", "x", "on"):  # every declared column holds the last write of each row
+        values = [doc[name] for doc in alive]
+        for value in {v for v in values if v is not None}:
+            assert store.count(ITEMS, Query(where={name: value})) == values.count(value), (name, value)
+        assert store.count(ITEMS, Query(where={name: None})) == values.count(None), name
+    by_x = [doc["x"] for doc in store.find(ITEMS, Query(order=(("x", True), ("key", False))))]
+    assert by_x == sorted((x for x in by_x if x is not None), reverse=True) + [None] * by_x.count(None)
+    assert store.position("items_p") == 2
+
+
+def test_a_value_no_column_holds_undoes_its_projection_alone_in_a_big_batch(store: ReadModelStore) -> None:
+    store.ensure((ITEMS,))
+
+    def breaks(session: ReadSession) -> None:
+        for i in range(100):
+            session.put(ITEMS, f"b{i:03}", {"n": 2**70 if i == 50 else i})  # past a 64-bit integer
+
+    def breaks_small(session: ReadSession) -> None:  # a flush of a few rows (no bulk path)
+        session.put(CHATS, "ok", {"unread": 1})
+        session.put(CHATS, "huge", {"unread": -(2**70)})
+
+    failed = store.apply_all(
+        [
+            ("items_p", 1, breaks),
+            ("chats_p", 1, breaks_small),
+            ("notes_p", 1, put_rows(NOTES, {f"n{i}": {} for i in range(30)})),
+        ]
+    )
+    assert set(failed) == {"items_p", "chats_p"} and store.count(CHATS, Query()) == 0
+    assert store.count(ITEMS, Query()) == 0 and store.position("items_p") == 0
+    assert len(everything(store, NOTES)) == 30 and store.position("notes_p") == 1
+    assert store.apply_all([("items_p", 2, put_rows(ITEMS, {f"k{i}": {"n": i} for i in range(30)}))]) == {}
+    assert store.count(ITEMS, Query(ranges={"n": (10, 19)})) == 10
 
 
 def test_sqlite_writes_the_same_row_text_as_before(tmp_path: Path) -> None:

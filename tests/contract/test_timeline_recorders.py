@@ -1,4 +1,4 @@
-"""One contract for every `TimelineRecorder` backend: SQLite (a tmp file) and MongoDB.
+"""One contract for every `TimelineRecorder` backend: SQLite (a tmp file), MongoDB and PostgreSQL.
 
 The timeline is (ts, notification id) order over one stream; `after`/`before` are exclusive
 (ts, id) cursors, `start_ts`/`end_ts` inclusive bounds. Events are written the way the app
@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 from eventsourcing.persistence import Notification, StoredEvent
 from pymongo import MongoClient
 
 from wamux.adapters.eventlog.codec import from_stored, to_stored
 from wamux.adapters.eventlog.mongo import open_mongo_recorder
+from wamux.adapters.eventlog.postgres import open_postgres_recorder
 from wamux.adapters.eventlog.sqlite import open_sqlite_recorder
 from wamux.adapters.eventlog.timeline import TimelineRecorder
 from wamux.domain.events import Connected, Disconnected, MessageSent
@@ -33,7 +35,13 @@ class Backend:
         self.raw_ts = raw_ts  # () -> {notification id: ts as stored}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("mongo", marks=pytest.mark.mongo)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("mongo", marks=pytest.mark.mongo),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
+)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "sqlite":
         path = str(tmp_path / "events.db")
@@ -45,6 +53,16 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 
         yield Backend("sqlite", sqlite_recorder, sqlite_ts)
         sqlite_recorder.datastore.close()
+    elif request.param == "postgres":
+        pg_url: str = request.getfixturevalue("postgres_db_url")
+        postgres_recorder = open_postgres_recorder(pg_url)
+
+        def postgres_ts() -> dict[int, int]:
+            with psycopg.connect(pg_url) as conn:
+                return dict(conn.execute("SELECT notification_id, ts FROM stored_events").fetchall())
+
+        yield Backend("postgres", postgres_recorder, postgres_ts)
+        postgres_recorder.datastore.close()
     else:
         url: str = request.getfixturevalue("mongo_db_url")
         mongo_recorder = open_mongo_recorder(url)

@@ -1,16 +1,19 @@
-"""RecorderEventStore on a tmp SQLite file: group commit, timestamps, conflicts, reads, timelines."""
+"""RecorderEventStore on a real recorder (a tmp SQLite file, a PostgreSQL database): group commit,
+timestamps, conflicts, reads, timelines."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 import trio
 
+from wamux.adapters.eventlog.postgres import open_postgres_recorder
 from wamux.adapters.eventlog.recorder_store import RecorderEventStore
 from wamux.adapters.eventlog.sqlite import open_sqlite_recorder
+from wamux.adapters.eventlog.timeline import TimelineRecorder
 from wamux.core.ports import TimelineQuery
 from wamux.domain.clock import FixedClock
 from wamux.domain.errors import ConcurrencyConflict
@@ -32,24 +35,49 @@ def clock() -> FixedClock:
     return FixedClock(T0)
 
 
+class Log:
+    """One event log of a backend; `open()` opens (again) a recorder on it."""
+
+    def __init__(self, provider: str, where: str) -> None:
+        self.provider = provider
+        self.where = where  # a file path or a database URL
+        self.opened: list[TimelineRecorder] = []
+
+    def open(self) -> TimelineRecorder:
+        recorder: TimelineRecorder = (
+            open_sqlite_recorder(self.where) if self.provider == "sqlite" else open_postgres_recorder(self.where)
+        )
+        self.opened.append(recorder)
+        return recorder
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Log]:
+    if request.param == "sqlite":
+        opened = Log("sqlite", str(tmp_path / "events.db"))
+    else:
+        opened = Log("postgres", str(request.getfixturevalue("postgres_db_url")))
+    yield opened
+    for recorder in opened.opened:
+        recorder.datastore.close()  # type: ignore[attr-defined]
+
+
 @pytest.fixture
-async def store(tmp_path: Path, clock: FixedClock) -> AsyncIterator[RecorderEventStore]:
-    recorder = open_sqlite_recorder(str(tmp_path / "events.db"))
-    s = RecorderEventStore.over(recorder, clock, provider="sqlite")
+async def store(log: Log, clock: FixedClock) -> AsyncIterator[RecorderEventStore]:
+    s = RecorderEventStore.over(log.open(), clock, provider=log.provider)
     async with trio.open_nursery() as nursery:
         await nursery.start(s.run_writer)
         yield s
         nursery.cancel_scope.cancel()
-    recorder.datastore.close()
 
 
 def qr(sid: str, attempt: int) -> QrReceived:
     return QrReceived(instance_id=sid, qr_code=f"1@{attempt}", attempt=attempt)
 
 
-async def test_append_and_read_back(store: RecorderEventStore) -> None:
+async def test_append_and_read_back(store: RecorderEventStore, log: Log) -> None:
     sid = new_id()
-    assert store.provider == "sqlite" and store.head() == 0
+    assert store.provider == log.provider and store.head() == 0
     recorded = await store.append(sid, [qr(sid, 1), qr(sid, 2)], 0)
     assert [(r.stream_id, r.version, r.position) for r in recorded] == [(sid, 1, 1), (sid, 2, 2)]
     assert [r.timestamp_ms for r in recorded] == [T0, T0 + 1]
@@ -70,16 +98,15 @@ async def test_read_stream_carries_global_positions(store: RecorderEventStore) -
     assert [r.position for r in await store.read_stream(sid)] == [r.position for r in recorded] == [1]
 
 
-async def test_head_survives_reopening(tmp_path: Path, clock: FixedClock) -> None:
-    path = str(tmp_path / "events.db")
+async def test_head_survives_reopening(log: Log, clock: FixedClock) -> None:
     sid = new_id()
-    first = RecorderEventStore.over(open_sqlite_recorder(path), clock, provider="sqlite")
+    first = RecorderEventStore.over(log.open(), clock, provider=log.provider)
     async with trio.open_nursery() as nursery:
         await nursery.start(first.run_writer)
         await first.append(sid, [qr(sid, 1), qr(sid, 2), qr(sid, 3)], 0)
         nursery.cancel_scope.cancel()
     first.recorder.datastore.close()  # type: ignore[attr-defined]
-    second = RecorderEventStore.over(open_sqlite_recorder(path), clock, provider="sqlite")
+    second = RecorderEventStore.over(log.open(), clock, provider=log.provider)
     assert second.head() == 3
     async with trio.open_nursery() as nursery:
         await nursery.start(second.run_writer)

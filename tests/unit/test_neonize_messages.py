@@ -222,6 +222,14 @@ def test_sticker() -> None:
     )
 
 
+def test_a_location_with_a_coordinate_no_json_can_carry_has_none() -> None:
+    for lat, lon in ((float("nan"), 1.0), (1.0, float("inf")), (float("-inf"), float("nan"))):
+        message = incoming(Message(locationMessage=LocationMessage(degreesLatitude=lat, degreesLongitude=lon)))
+        assert (message.message_type, message.location) == ("location", None)
+        live = incoming(Message(liveLocationMessage=LiveLocationMessage(degreesLatitude=lat, degreesLongitude=lon)))
+        assert (live.message_type, live.location) == ("location", None)
+
+
 def test_location_and_live_location() -> None:
     place = LocationMessage(degreesLatitude=52.52, degreesLongitude=13.405, name="Alexanderplatz", address="Berlin")
     message = incoming(Message(locationMessage=place))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from tests.unit.messages_rig import ALICE, BOB, GROUP, ME, POLL, received
 from wamux.adapters.eventlog.recorder_store import RecorderEventStore
 from wamux.adapters.eventlog.sqlite import open_sqlite_recorder
 from wamux.adapters.readmodels.mongo import MongoReadModelStore
+from wamux.adapters.readmodels.postgres import PostgresReadModelStore
 from wamux.adapters.readmodels.sqlite import SQLiteReadModelStore
 from wamux.core.ports import Backend, BackendHandle
 from wamux.core.projection_runner import ProjectionRunner, ReadModels
@@ -310,6 +312,16 @@ def sqlite_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         return {t: conn.execute(f"SELECT * FROM {t} ORDER BY key").fetchall() for t in tables if t != "rm_tracking"}
 
 
+def postgres_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """`sqlite_rows` on PostgreSQL: the same tables, the same columns in the same order."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        query = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'rm\\_%'"
+        tables = [r[0] for r in conn.execute(query)]
+        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY key").fetchall() for t in tables if t != "rm_tracking"}
+
+
 def documents(rm: ReadModelStore) -> dict[str, list[dict[str, Any]]]:
     by_key = Query(order=(("key", False),))
     return {c.name: rm.find(c, by_key) for p in all_projections() for c in p.collections}
@@ -370,6 +382,36 @@ def test_one_batch_on_mongodb_makes_the_rows_of_one_event_per_transaction(
         for store, name in ((single, "t_single"), (batched, "t_batch")):
             store.close()
             mongod.client.drop_database(name)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("size", [10_000, 13])
+def test_batches_on_postgres_make_the_rows_of_one_event_per_transaction_and_of_sqlite(
+    request: pytest.FixtureRequest, tmp_path: Path, size: int
+) -> None:
+    events = realistic_log(seed=11, messages=80)
+    server = request.getfixturevalue("postgres_server")
+    names = [f"t_{uuid.uuid4().hex[:16]}" for _ in range(2)]
+    single, batched = (PostgresReadModelStore(server.url_for(name)) for name in names)
+    try:
+        one_by_one(single, events)
+        in_batches(batched, events, size)
+        expected = postgres_rows(server.url_for(names[0]))
+        assert sum(len(rows) for rows in expected.values()) > 50
+        assert postgres_rows(server.url_for(names[1])) == expected
+        assert {p.name: batched.position(p.name) for p in all_projections()} == dict.fromkeys(
+            (p.name for p in all_projections()), events[-1].position
+        )
+        # Row for row what SQLite holds: the same document text, the same column values (a bool is 0/1 there).
+        sqlite = SQLiteReadModelStore(str(tmp_path / "rm.db"))
+        in_batches(sqlite, events, size)
+        sqlite.close()
+        assert sqlite_rows(tmp_path / "rm.db") == expected
+        assert documents(batched) == documents(single)
+    finally:
+        for store, name in ((single, names[0]), (batched, names[1])):
+            store.close()
+            server.drop(name)
 
 
 # ---- the runner: rebuild all with one reader --------------------------------------------------

@@ -26,7 +26,6 @@ from quart_trio import QuartTrio
 from wamux import __version__
 from wamux.adapters.eventlog.recorder_store import RecorderEventStore
 from wamux.adapters.eventlog.secret_cipher import SecretCipher, check_key
-from wamux.adapters.eventlog.timeline import TimelineRecorder
 from wamux.adapters.media.convert import MediaConverter
 from wamux.adapters.media.fetch import MediaFetcher, sniff
 from wamux.adapters.media.files import FileMediaStore
@@ -63,11 +62,12 @@ from wamux.projections.identities import IdentitiesProjection
 from wamux.projections.instances import InstancesProjection
 from wamux.projections.messages import MessagesProjection
 from wamux.projections.outbox import OutboxProjection
-from wamux.projections.ports import Projection, ReadModelStore
+from wamux.projections.ports import Projection
 from wamux.projections.stats import StatsProjection
 from wamux.projections.users import UsersProjection
 from wamux.run.config import Settings, settings_key
 from wamux.run.metrics import ServerMetrics
+from wamux.run.providers import network_url, open_backend
 from wamux.run.store_switch import StoreSwitcher, close_backend, effective_settings
 
 log = get_logger("wamux")
@@ -88,21 +88,6 @@ def all_projections() -> list[Projection]:
         StatsProjection(),
         OutboxProjection(),
     ]
-
-
-def open_backend(settings: Settings, provider: str, url: str | None) -> tuple[TimelineRecorder, ReadModelStore]:
-    """Open the event log and the read-model store of one provider."""
-    if provider == "mongodb":
-        from wamux.adapters.eventlog.mongo import open_mongo_recorder
-        from wamux.adapters.readmodels.mongo import MongoReadModelStore
-
-        assert url, "DATABASE_URL is required for mongodb"
-        return open_mongo_recorder(url), MongoReadModelStore(url)
-    from wamux.adapters.eventlog.sqlite import open_sqlite_recorder
-    from wamux.adapters.readmodels.sqlite import SQLiteReadModelStore
-
-    settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    return open_sqlite_recorder(str(settings.sqlite_path)), SQLiteReadModelStore(str(settings.readmodels_path))
 
 
 def make_transport(settings: Settings) -> Transport:
@@ -142,7 +127,7 @@ def open_storage(settings: Settings, clock: Clock | None = None) -> Storage:
             s.database_provider,
             recorder,
             rm,
-            s.database_url if s.database_provider == "mongodb" else None,
+            network_url(s.database_provider, s.database_url),
             close=lambda: close_backend(recorder, rm),
         )
     )

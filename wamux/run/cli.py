@@ -46,6 +46,7 @@ from wamux.run.commands.users import (
     cmd_user_reset_password,
 )
 from wamux.run.config import ConfigError
+from wamux.run.providers import PROVIDERS
 
 # ---- the parser -----------------------------------------------------------------------------
 
@@ -173,21 +174,22 @@ def build_parser() -> argparse.ArgumentParser:
         "copy every event to the other store, build its read models, and switch to it (server stopped)",
         cmd_db_switch,
     )
-    p.add_argument("--to", required=True, choices=["sqlite", "mongodb"], help="the target provider")
-    p.add_argument("--url", help="mongodb:// URL of the target (default: DATABASE_URL)")
+    p.add_argument("--to", required=True, choices=list(PROVIDERS), help="the target provider")
+    p.add_argument("--url", help="mongodb:// or postgresql:// URL of the target (default: DATABASE_URL)")
 
     _command(
         sub,
         "doctor",
-        "check configuration, port, event store, neonize, disk space, mongod, ffmpeg and Pillow",
+        "check configuration, port, event store, neonize, disk space, mongod or postgres, ffmpeg and Pillow",
         cmd_doctor,
         "Check that the configuration loads (and where the store's choice comes from: the\n"
         "environment, .env, a store switch, or the default), PORT is free on HOST (or held by the\n"
         "server of this DATA_DIR), the event store opens (and its head position), the\n"
         "neonize library imports and its shared library exists, DATA_DIR's disk has more than\n"
-        "500 MB free, and mongod answers when the provider is mongodb. Also report ffmpeg on PATH\n"
-        "(its version; voice notes from audio that is not Ogg/Opus need it) and whether Pillow\n"
-        "imports (stickers): without them the server runs, so they only warn.\n"
+        "500 MB free, and mongod or PostgreSQL answers when the provider is mongodb or postgres.\n"
+        "Also report ffmpeg on PATH (its version; voice notes from audio that is not Ogg/Opus\n"
+        "need it) and whether Pillow imports (stickers): without them the server runs, so they\n"
+        "only warn.\n"
         "Exit 0 when every check passes, 1 when one fails, 2 when the configuration is invalid.",
     )
     return parser

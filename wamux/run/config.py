@@ -16,6 +16,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from wamux.adapters.eventlog.secret_cipher import create_key, secret_key_problem
+from wamux.run.providers import PROVIDERS, needs_url, url_fits, url_rule
 
 DEFAULT_SECRETS = {"", "secret", "changeme", "change-me", "your-secret-key", "your_jwt_secret", "jwt_secret"}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
@@ -121,11 +122,13 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | None 
     dev = _bool(get("WAMUX_DEV", "0"))
     data_dir = Path(get("DATA_DIR", "./data") or "./data")
     provider = get("DATABASE_PROVIDER", "sqlite").lower() or "sqlite"
-    if provider not in ("sqlite", "mongodb"):
-        errors.append(f"DATABASE_PROVIDER={provider!r}: expected sqlite or mongodb")
+    if provider == "postgresql":
+        provider = "postgres"
+    if provider not in PROVIDERS:
+        errors.append(f"DATABASE_PROVIDER={provider!r}: expected {', '.join(PROVIDERS[:-1])} or {PROVIDERS[-1]}")
     database_url = get("DATABASE_URL") or None
-    if provider == "mongodb" and not (database_url or "").startswith(("mongodb://", "mongodb+srv://")):
-        errors.append("DATABASE_URL: a mongodb:// URL is required when DATABASE_PROVIDER=mongodb")
+    if provider in PROVIDERS and needs_url(provider) and not (database_url and url_fits(provider, database_url)):
+        errors.append(f"DATABASE_URL: {url_rule(provider)} is required when DATABASE_PROVIDER={provider}")
     sqlite_url = get("SQLITE_DATABASE_URL")
     sqlite_path = _sqlite_path(sqlite_url, data_dir) if sqlite_url else data_dir / "whatsapp-api.db"
 

@@ -1,6 +1,7 @@
-"""Switching the event store (SQLite ⇄ MongoDB) while the server runs.
+"""Switching the event store (SQLite, MongoDB, PostgreSQL: any to any) while the server runs.
 
-1. open the target (an empty SQLite file of its own, or the MongoDB database, emptied first);
+1. open the target (an empty SQLite file of its own, or the server database, emptied first: MongoDB
+   drops the database, PostgreSQL wamux's own tables);
 2. copy every event in log order under its own position, in bulk (`store_copy.py`);
 3. build every read model in the target from the copied log (all together, one read per batch);
 4. copy what was appended meanwhile, again and again, until little is left;
@@ -18,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +35,17 @@ from wamux.domain.errors import Conflict, Unavailable, ValidationFailed
 from wamux.logs import get_logger
 from wamux.projections.ports import ReadModelStore
 from wamux.run.config import Settings
+from wamux.run.providers import (
+    LABELS,
+    PROVIDERS,
+    driver_reason,
+    empty_target,
+    mask_url,
+    needs_url,
+    place,
+    url_fits,
+    url_rule,
+)
 from wamux.run.store_copy import STEP_TIMEOUT_S, SwitchFailed, bulk_copy_log, copy_log
 
 log = get_logger("wamux.switch")
@@ -42,40 +53,13 @@ log = get_logger("wamux.switch")
 TAIL_UNDER_PAUSE = 20  # pause appends only once fewer events than this are left to copy
 CATCH_UP_MAX_TAIL = 500  # ... or, when a load outruns the copy, once the gap stops shrinking below this
 CATCH_UP_S = 10.0  # ... or when catching up took this long
-PROVIDERS = ("sqlite", "mongodb")
-
-
-def mask_url(url: str | None) -> str | None:
-    """`mongodb://user:***@host/db` — never show a password (in the user info or the query)."""
-    if url is None:
-        return None
-    # Greedy up to the LAST "@": a password may itself contain a raw "@".
-    m = re.match(r"^([a-z][a-z0-9+.-]*://)([^:/]*):(.*)@([^@]*)$", url, flags=re.IGNORECASE)
-    if m:
-        url = f"{m.group(1)}{m.group(2)}:***@{m.group(4)}"
-    return re.sub(r"(?i)([?&](?:password|pwd)=)[^&]*", r"\1***", url)
-
-
-def mongo_place(url: str | None) -> str:
-    """The MongoDB a URL names, for a message: password masked, options left out."""
-    return (mask_url(url) or "DATABASE_URL").split("?", 1)[0]
-
-
-def mongo_cause(error: BaseException) -> str:
-    """pymongo's reason without its topology dump: `127.0.0.1:1: [Errno 111] Connection refused (configured
-    timeouts: …), Timeout: 1.0s, Topology Description: <…>` → `connection refused`."""
-    text = str(error).split(", Timeout:")[0].split(" (configured timeouts")[0].split(", full error:")[0].strip()
-    text = re.sub(r"^(\S+:\d+: )?(\[Errno -?\d+\] )?", "", text)  # the host:port the message names already
-    return (text[:1].lower() + text[1:]) if text else type(error).__name__
 
 
 def failure_reason(error: BaseException, provider: str, url: str | None) -> str:
-    """One sentence for why a store could not be used: the host (password masked) and the cause.
+    """One sentence for why a store could not be used: the database (password masked) and the cause.
 
     The driver's full error (with pymongo's topology description) belongs in the log only.
     """
-    from pymongo.errors import ConfigurationError, ConnectionFailure, OperationFailure
-
     if isinstance(error, SwitchFailed):
         return str(error)
     cause: BaseException | None = error
@@ -84,20 +68,16 @@ def failure_reason(error: BaseException, provider: str, url: str | None) -> str:
             break
         if isinstance(cause, trio.TooSlowError):
             return f"the target did not answer within {STEP_TIMEOUT_S:g}s"
-        if isinstance(cause, ConnectionFailure):
-            return f"cannot reach MongoDB at {mongo_place(url)}: {mongo_cause(cause)}"
-        if isinstance(cause, OperationFailure):
-            what = "authentication failed" if cause.code == 18 else mongo_cause(cause)
-            return f"MongoDB at {mongo_place(url)} refused: {what}"
-        if isinstance(cause, ConfigurationError):
-            return f"the MongoDB URL cannot be used: {mongo_cause(cause)}"
         cause = cause.__cause__ or cause.__context__
+    reason = driver_reason(error, url)
+    if reason is not None:
+        return reason
     first = (str(error).strip().splitlines() or [""])[0][:200] or type(error).__name__
-    return f"{mongo_place(url) if provider == 'mongodb' else 'the new SQLite file'}: {first}"
+    return f"{place(url) if needs_url(provider) else 'the new SQLite file'}: {first}"
 
 
 def store_url(provider: str, url: str | None, sqlite_path: Path) -> str | None:
-    return mask_url(url) if provider == "mongodb" else f"file:{sqlite_path}"
+    return mask_url(url) if needs_url(provider) else f"file:{sqlite_path}"
 
 
 @dataclass
@@ -206,7 +186,7 @@ class StoreSwitcher:
 
     async def switch(self, provider: str, url: str | None = None) -> dict[str, Any]:
         if provider not in PROVIDERS:
-            raise ValidationFailed("provider must be sqlite or mongodb", details={"provider": "invalid"})
+            raise ValidationFailed(f"provider must be one of {', '.join(PROVIDERS)}", details={"provider": "invalid"})
         if self._lock.locked():
             raise Conflict("a store switch is already running")
         async with self._lock:
@@ -214,10 +194,14 @@ class StoreSwitcher:
 
     async def _switch(self, provider: str, url: str | None) -> dict[str, Any]:
         current = self.store.provider
-        url = url or (self.settings.database_url if provider == "mongodb" else None)
-        if provider == "mongodb" and not (url or "").startswith(("mongodb://", "mongodb+srv://")):
+        if not needs_url(provider):
+            url = None
+        elif not url and url_fits(provider, self.settings.database_url):
+            url = self.settings.database_url
+        if not url_fits(provider, url) or (needs_url(provider) and not url):
             raise ValidationFailed(
-                "a mongodb:// url is required (in the body or DATABASE_URL)", details={"url": "required"}
+                f"{url_rule(provider)} is required for {LABELS[provider]} (in the body or DATABASE_URL)",
+                details={"url": "required"},
             )
         if provider == current and (provider == "sqlite" or url == self.settings.database_url):
             raise Conflict(f"already on {provider}")
@@ -258,21 +242,10 @@ class StoreSwitcher:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             path = self.settings.data_dir / f"whatsapp-api-{stamp}.db"
             return dataclasses.replace(self.settings, database_provider="sqlite", sqlite_path=path)
-        return dataclasses.replace(self.settings, database_provider="mongodb", database_url=url)
+        return dataclasses.replace(self.settings, database_provider=provider, database_url=url)
 
     def _open_target(self, target: Settings, provider: str, url: str | None) -> tuple[TimelineRecorder, ReadModelStore]:
-        if provider == "mongodb":
-            import pymongo
-
-            client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-                url, serverSelectionTimeoutMS=self.mongo_timeout_ms
-            )
-            try:
-                db = client.get_default_database(default="wamux")
-                client.admin.command("ping")
-                client.drop_database(db.name)  # the target is rebuilt from our log, from scratch
-            finally:
-                client.close()
+        empty_target(provider, url, self.mongo_timeout_ms)  # the target is rebuilt from our log, from scratch
         recorder, rm = self.open_backend(target, provider, url)
         if recorder.max_notification_id():
             raise SwitchFailed("the target store is not empty")
@@ -396,6 +369,6 @@ class StoreSwitcher:
         self.settings = dataclasses.replace(
             self.settings,
             database_provider=provider,
-            database_url=url if provider == "mongodb" else self.settings.database_url,
+            database_url=url if needs_url(provider) else self.settings.database_url,
             sqlite_path=target_settings.sqlite_path,
         )

@@ -115,21 +115,30 @@ export function render(root) {
 
   // --- database -------------------------------------------------------------------------------------
   const dbBody = h("div", { testid: "db-status", "aria-live": "polite" }, h("p.muted", "Loading…"));
-  const provider = field("Switch to", { tag: "select", testid: "db-provider", options: [["mongodb", "MongoDB"], ["sqlite", "SQLite"]] });
+  const providerNames = { sqlite: "SQLite", mongodb: "MongoDB", postgres: "PostgreSQL" };
+  const provider = field("Switch to", { tag: "select", testid: "db-provider", options: Object.entries(providerNames) });
+  const dbUrl = field(
+    "Database URL",
+    { testid: "db-switch-url", type: "text", autocomplete: "off", spellcheck: "false", placeholder: "mongodb://… or postgresql://…" },
+    "Where the new store is. Leave it empty to use the server's DATABASE_URL. A password in it is never shown again.",
+  );
+  const showUrl = () => { dbUrl.hidden = provider.input.value === "sqlite"; };
+  provider.input.addEventListener("change", showUrl);
   const switchBtn = h("button.btn.btn-danger", { type: "submit", testid: "db-switch" }, "Switch database");
   const progress = h("div", { testid: "db-progress", hidden: true }, h("progress.progress", { "aria-label": "Copying events to the new store" }), h("p.small.muted", "Copying every event to the new store and rebuilding the read models… The server keeps running."));
   const switchResult = h("div", { testid: "db-switch-result", "aria-live": "polite", dataset: { errorTestid: "db-switch-error" } });
-  const switchForm = h("form", { testid: "db-switch-form" }, h("div.form-grid", provider), h("div.row", switchBtn), progress, switchResult);
+  const switchForm = h("form", { testid: "db-switch-form" }, h("div.form-grid", provider, dbUrl), h("div.row", switchBtn), progress, switchResult);
 
   async function loadDb() {
     try {
       const res = await api.get("/api/db/status");
       if (stopped) return;
       clear(dbBody).append(
-        h("p", "Provider: ", h("strong", { testid: "db-provider-current" }, res.provider)),
+        h("p", "Provider: ", h("strong", { testid: "db-provider-current", title: providerNames[res.provider] || res.provider }, res.provider)),
         h("p", "URL: ", h("code", { testid: "db-url" }, res.url || "")),
       );
-      provider.input.value = res.provider === "mongodb" ? "sqlite" : "mongodb";
+      provider.input.value = res.provider === "sqlite" ? "mongodb" : "sqlite";
+      showUrl();
     } catch (err) {
       if (!stopped) clear(dbBody).append(errorBox(err, "db-status-error"));
     }
@@ -138,15 +147,17 @@ export function render(root) {
   switchForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const target = provider.input.value;
+    const url = target === "sqlite" ? "" : dbUrl.input.value.trim();
     const ok = await confirmDialog(
-      `Switch the database to ${target}? Every event is copied to it and the read models are rebuilt; if anything fails the server stays on the current store.`,
+      `Switch the database to ${providerNames[target] || target}? Every event is copied to it and the read models are rebuilt; if anything fails the server stays on the current store.`,
       "Switch",
     );
     if (!ok) return;
     progress.hidden = false;
     await busy(switchBtn, switchResult, async () => {
       try {
-        const res = await api.post("/api/db/switch", { provider: target });
+        const res = await api.post("/api/db/switch", url ? { provider: target, url } : { provider: target });
+        dbUrl.input.value = "";
         switchResult.append(h("p.alert.alert-ok", { testid: "db-switch-ok" }, res.message || `Switched to ${res.provider}`));
         await loadDb();
       } finally {

@@ -16,6 +16,7 @@ What whatsmeow delivers, as read from neonize 0.5.2 and whatsmeow:
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -183,6 +184,14 @@ def _content_fields(content: Any) -> dict[str, Any] | None:
     return fields
 
 
+def _place(latitude: float, longitude: float, name: str | None = None, address: str | None = None) -> Location | None:
+    """The location a sender gave, or None when a coordinate is NaN or infinite: no JSON can carry those,
+    and one in a history page or webhook would make it unreadable for every client."""
+    if not (math.isfinite(latitude) and math.isfinite(longitude)):
+        return None
+    return Location(latitude, longitude, name, address)
+
+
 def _kind_fields(content: Any) -> dict[str, Any] | None:
     if content.HasField("conversation"):
         return {"wa_type": "conversation", "message_type": "text", "body": content.conversation}
@@ -193,11 +202,11 @@ def _kind_fields(content: Any) -> dict[str, Any] | None:
             return _media_fields(name, kind, getattr(content, name))
     if content.HasField("locationMessage"):
         place = content.locationMessage
-        location = Location(place.degreesLatitude, place.degreesLongitude, place.name or None, place.address or None)
+        location = _place(place.degreesLatitude, place.degreesLongitude, place.name or None, place.address or None)
         return {"wa_type": "locationMessage", "message_type": "location", "location": location}
     if content.HasField("liveLocationMessage"):
         live = content.liveLocationMessage
-        location = Location(live.degreesLatitude, live.degreesLongitude, live.caption or None)
+        location = _place(live.degreesLatitude, live.degreesLongitude, live.caption or None)
         return {
             "wa_type": "liveLocationMessage",
             "message_type": "location",

@@ -18,7 +18,6 @@ import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from wamux import __version__
 from wamux.run.commands.base import EXIT_FAILED, EXIT_OK, EXIT_USAGE, SERVE_LOCK
@@ -51,33 +50,31 @@ def check_disk(settings: Settings) -> Check:
     )
 
 
-def check_mongod(settings: Settings) -> Check:
-    if settings.database_provider != "mongodb":
-        return Check("mongod", "skip", f"provider is {settings.database_provider}")
-    from pymongo import MongoClient
+def check_server(settings: Settings, name: str, provider: str) -> Check:
+    """The database server of `provider` answers (skipped when the store in force is another)."""
+    if settings.database_provider != provider:
+        return Check(name, "skip", f"provider is {settings.database_provider}")
+    from wamux.run.providers import LABELS, driver_reason, mask_url, mongo_cause, place, server_version
 
-    from wamux.run.store_switch import mask_url, mongo_cause, mongo_place
-
-    client: MongoClient[dict[str, Any]] = MongoClient(
-        settings.database_url, serverSelectionTimeoutMS=MONGO_PING_TIMEOUT_MS
-    )
+    assert settings.database_url  # the configuration requires it for a server provider
     try:
-        version = client.server_info()["version"]
+        version = server_version(provider, settings.database_url, MONGO_PING_TIMEOUT_MS)
     except Exception as exc:
         # pymongo appends its whole topology description: keep the cause only
-        return Check("mongod", "fail", f"cannot reach {mongo_place(settings.database_url)}: {mongo_cause(exc)}")
-    finally:
-        client.close()
-    return Check("mongod", "ok", f"{mask_url(settings.database_url)} (MongoDB {version})")
+        reason = driver_reason(exc, settings.database_url)
+        if reason is None:
+            reason = f"cannot reach {place(settings.database_url)}: {mongo_cause(exc)}"
+        return Check(name, "fail", reason)
+    return Check(name, "ok", f"{mask_url(settings.database_url)} ({LABELS[provider]} {version})")
 
 
-def check_store(settings: Settings, mongod: Check) -> Check:
+def check_store(settings: Settings, server: Check) -> Check:
     """The event log and the read-model store open, as the server would open them."""
-    if mongod.status == "fail":
-        return Check("event store", "skip", "mongod is unreachable")
+    if server.status == "fail":
+        return Check("event store", "skip", f"{server.name} is unreachable")
     provider = settings.database_provider
     try:
-        from wamux.run.bootstrap import open_backend
+        from wamux.run.providers import open_backend
 
         recorder, read_models = open_backend(settings, provider, settings.database_url)
         head = recorder.max_notification_id() or 0
@@ -195,14 +192,17 @@ def doctor_checks() -> tuple[list[Check], int]:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        names = ("port", "disk space", "mongod", "event store")
+        names = ("port", "disk space", "mongod", "postgres", "event store")
         skipped = [Check(n, "skip", "needs a valid configuration") for n in names]
         return [Check("configuration", "fail", str(exc)), *skipped, check_ffmpeg(), check_pillow()], EXIT_USAGE
     settings, source = store_in_force(settings)
     checks = [Check("configuration", "ok", f"store {settings.database_provider}, {source}")]
     checks += [check_port(settings), check_disk(settings)]
-    mongod = check_mongod(settings)
-    checks += [mongod, check_store(settings, mongod), check_neonize(settings), check_ffmpeg(), check_pillow()]
+    mongod = check_server(settings, "mongod", "mongodb")
+    postgres = check_server(settings, "postgres", "postgres")
+    server = postgres if settings.database_provider == "postgres" else mongod
+    checks += [mongod, postgres, check_store(settings, server)]
+    checks += [check_neonize(settings), check_ffmpeg(), check_pillow()]
     return checks, EXIT_FAILED if any(c.status == "fail" for c in checks) else EXIT_OK
 
 

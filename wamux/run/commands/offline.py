@@ -56,15 +56,9 @@ def check_projections(names: Sequence[str]) -> None:
 
 def _recorder(settings: Settings) -> TimelineRecorder:
     """The log of the provider in force; its read-model store stays closed."""
-    if settings.database_provider == "mongodb":
-        from wamux.adapters.eventlog.mongo import open_mongo_recorder
+    from wamux.run.providers import open_log
 
-        assert settings.database_url, "DATABASE_URL is required for mongodb"  # the configuration checks it
-        return open_mongo_recorder(settings.database_url)
-    from wamux.adapters.eventlog.sqlite import open_sqlite_recorder
-
-    settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    return open_sqlite_recorder(str(settings.sqlite_path))
+    return open_log(settings, settings.database_provider, settings.database_url)
 
 
 def open_event_log(settings: Settings) -> EventLog:
@@ -80,7 +74,9 @@ def open_event_log(settings: Settings) -> EventLog:
     recorder = _recorder(s)
     cipher = SecretCipher(settings_key(s))
     check_key(recorder, cipher)  # a wrong WAMUX_SECRET_KEY stops here, with its name
-    url = s.database_url if s.database_provider == "mongodb" else None
+    from wamux.run.providers import network_url
+
+    url = network_url(s.database_provider, s.database_url)
     backend = BackendHandle(Backend(s.database_provider, recorder, None, url))
     store = RecorderEventStore(backend, SystemClock(), limiter=trio.CapacityLimiter(STORE_THREADS), cipher=cipher)
     return EventLog(s, backend, store)

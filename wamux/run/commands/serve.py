@@ -53,7 +53,7 @@ def _leaves(exc: BaseException) -> Iterator[BaseException]:
 
 def startup_failure(exc: BaseException, settings: Settings) -> str | None:
     """One sentence for a failure to start that is the operator's to fix (a taken port, an unwritable
-    DATA_DIR, an unreachable MongoDB), or None for anything else (then the traceback is the message)."""
+    DATA_DIR, an unreachable database server), or None for anything else (then the traceback is the message)."""
     for leaf in _leaves(exc):
         if isinstance(leaf, OSError) and leaf.errno == errno.EADDRINUSE:
             return f"port {settings.port} on {settings.host} is already in use: stop the other server or set PORT"
@@ -62,8 +62,10 @@ def startup_failure(exc: BaseException, settings: Settings) -> str | None:
         if isinstance(leaf, PermissionError):
             where = leaf.filename or settings.data_dir.absolute()
             return f"cannot write {where}: permission denied (set DATA_DIR to a writable directory)"
-        if type(leaf).__name__ in ("ServerSelectionTimeoutError", "ConnectionFailure", "AutoReconnect"):
-            from wamux.run.store_switch import mongo_cause, mongo_place
+        if settings.database_provider != "sqlite":
+            from wamux.run.providers import driver_reason
 
-            return f"cannot reach MongoDB at {mongo_place(settings.database_url)}: {mongo_cause(leaf)}"
+            reason = driver_reason(leaf, settings.database_url)
+            if reason is not None:
+                return reason
     return None

@@ -52,7 +52,7 @@ def cmd_db_status(args: argparse.Namespace) -> int:
 def cmd_db_switch(args: argparse.Namespace) -> int:
     """Copy the log into the other store, build its read models there and make it the store in force."""
     from wamux.domain.errors import DomainError
-    from wamux.run.bootstrap import open_backend
+    from wamux.run.providers import open_backend
     from wamux.run.store_switch import StoreSwitcher
 
     settings = command_settings()
