@@ -473,6 +473,9 @@ def test_admin_creates_a_user_who_sees_none_of_the_admins_instances(
     expect(page.get_by_test_id("create-user-error")).to_be_visible()
     expect(page.get_by_test_id("system-kpis").or_(page.get_by_test_id("system-stats-error"))).to_be_visible()
     expect(page.get_by_test_id("db-provider-current").or_(page.get_by_test_id("db-status-error"))).to_be_visible()
+    expect(page.get_by_test_id("cluster-node")).to_have_count(1)  # this server alone, named as such
+    expect(page.get_by_test_id("cluster-node")).to_contain_text("(this server)")
+    expect(page.get_by_test_id("cluster-node")).to_contain_text("serving")
     shot(page, "admin")
 
     page.get_by_test_id("logout-button").click()
@@ -495,6 +498,14 @@ def test_admin_database_status(page: Any, admin_http: httpx.Client) -> None:
         expect(page.get_by_test_id("db-status-error")).to_have_text("route not found")
         pytest.skip("GET /api/db/status is not on the server yet (404 route not found)")
     expect(page.get_by_test_id("db-provider-current")).to_have_text("sqlite")
+    # Every other store is offered; a database server's URL field shows for MongoDB and PostgreSQL only.
+    options = page.get_by_test_id("db-provider").locator("option")
+    expect(options).to_have_text(["SQLite", "MongoDB", "PostgreSQL"])
+    expect(page.get_by_test_id("db-switch-url")).to_be_visible()
+    page.get_by_test_id("db-provider").select_option("sqlite")
+    expect(page.get_by_test_id("db-switch-url")).to_be_hidden()
+    page.get_by_test_id("db-provider").select_option("postgres")
+    expect(page.get_by_test_id("db-switch-url")).to_be_visible()
     # Switching asks for confirmation; cancelling changes nothing.
     page.get_by_test_id("db-switch").click()
     expect(page.get_by_test_id("confirm-dialog")).to_be_visible()

@@ -202,3 +202,25 @@ def test_allow_private_urls_and_its_old_name() -> None:
     assert load(ALLOW_PRIVATE_URLS="1").allow_private_urls is True
     assert load(MEDIA_ALLOW_PRIVATE_URLS="1").allow_private_urls is True  # the old name stays an alias
     assert load(ALLOW_PRIVATE_URLS="0", MEDIA_ALLOW_PRIVATE_URLS="1").allow_private_urls is False  # the new name wins
+
+
+def test_the_cluster_settings_default_to_a_node_named_after_the_host() -> None:
+    import socket
+
+    s = load()
+    assert s.node_id and s.node_id[0].isalnum() and len(s.node_id) <= 64
+    assert s.node_id.split("-")[0] in socket.gethostname() or s.node_id == "wamux"
+    assert (s.node_url, s.cluster_secret) == (None, None)
+    s = load(NODE_ID="node-a.eu_1", NODE_URL="http://10.0.0.5:3000/", CLUSTER_SECRET="s" * 16)
+    assert (s.node_id, s.node_url, s.cluster_secret) == ("node-a.eu_1", "http://10.0.0.5:3000", "s" * 16)
+
+
+def test_bad_cluster_settings_are_refused_by_name() -> None:
+    text = refused(NODE_ID="a b", NODE_URL="ftp://x/y", CLUSTER_SECRET="short")
+    assert "NODE_ID='a b'" in text and "NODE_URL='ftp://x/y'" in text and "CLUSTER_SECRET: at least 16" in text
+    assert "DATABASE_URL: a postgresql:// URL is required" in refused(DATABASE_PROVIDER="postgres")
+    assert "DATABASE_URL: a postgresql:// URL is required" in refused(
+        DATABASE_PROVIDER="postgres", DATABASE_URL="mongodb://h/db"
+    )
+    assert load(DATABASE_PROVIDER="postgresql", DATABASE_URL="postgres://u@h/db").database_provider == "postgres"
+    assert "expected sqlite, mongodb or postgres" in refused(DATABASE_PROVIDER="oracle")

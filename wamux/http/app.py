@@ -20,6 +20,7 @@ from wamux.http.request_body import GatedHTTPConnection, GatedRequest, limit_req
 from wamux.http.routes import (
     activity,
     auth,
+    cluster,
     contacts,
     db,
     docs,
@@ -57,6 +58,7 @@ BLUEPRINTS = [
     webhooks.bp,
     webhook_targets.bp,
     db.bp,
+    cluster.bp,
     simulator.bp,
     docs.bp,
 ]

@@ -46,6 +46,19 @@ class MetricsSink(Protocol):
     def render(self) -> bytes: ...
 
 
+class ClusterView(Protocol):
+    """The nodes serving this database and which one runs an instance (`wamux.run.cluster`)."""
+
+    @property
+    def node_id(self) -> str: ...
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """`GET /api/cluster/nodes`'s `nodes`: `{"id", "url", "instances", "lastSeen", "self", ...}` each."""
+
+    def node_of(self, instance_id: str) -> str | None:
+        """The id of the node that runs the instance now (None while no node does)."""
+
+
 @dataclass(frozen=True)
 class Services:
     usecases: UseCases
@@ -66,3 +79,4 @@ class Services:
     max_upload_bytes: int = 16 * 1024 * 1024
     max_body_bytes: int = 32 * 1024 * 1024
     trust_proxy: bool = False  # TRUST_PROXY: take the client address from X-Forwarded-For
+    cluster: ClusterView | None = None  # None only in tests that build the app by hand

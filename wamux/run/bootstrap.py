@@ -65,6 +65,7 @@ from wamux.projections.outbox import OutboxProjection
 from wamux.projections.ports import Projection
 from wamux.projections.stats import StatsProjection
 from wamux.projections.users import UsersProjection
+from wamux.run.cluster import LocalNode
 from wamux.run.config import Settings, settings_key
 from wamux.run.metrics import ServerMetrics
 from wamux.run.providers import network_url, open_backend
@@ -263,6 +264,7 @@ def build_web(core: Core) -> QuartTrio:
         max_upload_bytes=s.max_upload_mb * 1024 * 1024,
         max_body_bytes=s.max_body_mb * 1024 * 1024,
         trust_proxy=s.trust_proxy,
+        cluster=LocalNode(s, core.supervisor, st.clock),
     )
     return create_app(services, log=get_logger("wamux.http"), public_dir=PUBLIC_DIR)
 

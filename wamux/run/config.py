@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from wamux.run.providers import PROVIDERS, needs_url, url_fits, url_rule
 DEFAULT_SECRETS = {"", "secret", "changeme", "change-me", "your-secret-key", "your_jwt_secret", "jwt_secret"}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class ConfigError(Exception):
@@ -68,6 +70,9 @@ class Settings:
     simulator_qr_interval_ms: int = 20000
     max_instances_per_user: int = 100
     trust_proxy: bool = False
+    node_id: str = ""  # NODE_ID (default: the host name): this node in a cluster on PostgreSQL
+    node_url: str | None = None  # NODE_URL: how the other nodes reach this one (default: http://HOST:PORT)
+    cluster_secret: str | None = None  # CLUSTER_SECRET: authenticates node-to-node calls
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -173,6 +178,17 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | None 
     if admin_password is not None and len(admin_password) < 6:
         errors.append("ADMIN_PASSWORD: at least 6 characters")
 
+    host_name = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname()).strip("-._")[:64] or "wamux"
+    node_id = get("NODE_ID") or host_name
+    if not _NODE_ID.match(node_id):
+        errors.append(f"NODE_ID={node_id!r}: 1-64 letters, digits, '.', '_' or '-'")
+    node_url = get("NODE_URL").rstrip("/") or None
+    if node_url is not None and not re.match(r"^https?://[^/\s]+$", node_url):
+        errors.append(f"NODE_URL={node_url!r}: expected http(s)://host:port, no path")
+    cluster_secret = get("CLUSTER_SECRET") or None
+    if cluster_secret is not None and len(cluster_secret) < 16:
+        errors.append("CLUSTER_SECRET: at least 16 characters (every node of a cluster sets the same)")
+
     settings = Settings(
         host=get("HOST", "127.0.0.1") or "127.0.0.1",
         port=integer("PORT", 3000, 0, 65535),
@@ -203,6 +219,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | None 
         simulator_qr_interval_ms=integer("SIMULATOR_QR_INTERVAL_MS", 20000, 50, 600_000),
         max_instances_per_user=integer("MAX_INSTANCES_PER_USER", 100, 1, 1_000_000),
         trust_proxy=_bool(get("TRUST_PROXY", "0")),
+        node_id=node_id,
+        node_url=node_url,
+        cluster_secret=cluster_secret,
     )
     if errors:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(errors))

@@ -1,4 +1,4 @@
-// Admin: users (create, rotate own key, delete), system statistics, database status and switch.
+// Admin: users (create, rotate own key, delete), system statistics, database status and switch, the servers.
 
 import { api, enc, session } from "../api.js";
 import { busy, clear, confirmDialog, errorBox, field, fmtDate, fmtNumber, h, toast } from "../ui.js";
@@ -166,6 +166,36 @@ export function render(root) {
     });
   });
 
+  // --- nodes ----------------------------------------------------------------------------------------
+  const nodesBody = h("div", { testid: "cluster-nodes", "aria-live": "polite" }, h("p.muted", "Loading…"));
+  async function loadNodes() {
+    try {
+      const res = await api.get("/api/cluster/nodes");
+      if (stopped) return;
+      const nodes = res.nodes || [];
+      const rows = nodes.map((n) =>
+        h(
+          "tr",
+          { testid: "cluster-node", dataset: { node: n.id } },
+          h("td", h("strong", n.id), n.self ? h("span.small.muted", " (this server)") : null),
+          h("td.hide-sm", h("code", n.url || "")),
+          h("td", fmtNumber(n.instances)),
+          h("td.hide-sm", fmtDate(n.lastSeen)),
+          h("td", n.draining ? "handing its instances over" : n.alive === false ? "not answering" : "serving"),
+        ),
+      );
+      clear(nodesBody).append(
+        h(
+          "div.table-wrap",
+          h("table", { testid: "cluster-nodes-table" }, h("thead", h("tr", h("th", "Node"), h("th.hide-sm", "Address"), h("th", "Instances"), h("th.hide-sm", "Last seen"), h("th", "State"))), h("tbody", rows)),
+        ),
+        h("p.small.muted", nodes.length > 1 ? "Instances are spread over these servers; any of them answers every request." : "This server runs every instance. Servers that share one PostgreSQL database form a cluster and show here."),
+      );
+    } catch (err) {
+      if (!stopped) clear(nodesBody).append(errorBox(err, "cluster-nodes-error"));
+    }
+  }
+
   root.append(
     h("h1", "Administration"),
     h(
@@ -183,11 +213,13 @@ export function render(root) {
     ),
     h("section.card", { "aria-labelledby": "sys-h", testid: "admin-system" }, h("h2", { id: "sys-h" }, "System"), sysBody),
     h("section.card", { "aria-labelledby": "db-h", testid: "admin-db" }, h("h2", { id: "db-h" }, "Database"), dbBody, switchForm),
+    h("section.card", { "aria-labelledby": "nodes-h", testid: "admin-nodes" }, h("h2", { id: "nodes-h" }, "Servers"), nodesBody),
   );
 
   loadUsers();
   loadSystem();
   loadDb();
+  loadNodes();
   return () => {
     stopped = true;
   };

@@ -345,6 +345,7 @@ function renderDetails(el, inst) {
     ["Import history on link", account.syncHistory === false ? "no" : "yes"],
     ["Created", fmtDate(inst.createdAt)],
     ["Last activity", fmtDate(inst.lastActivity)],
+    ["Runs on server", h("span", { testid: "settings-node" }, inst.node || "none right now")],
   ];
   clear(el).append(h("div.table-wrap", h("table", h("tbody", rows.map(([k, v]) => h("tr", h("th", { scope: "row" }, k), h("td", v)))))));
 }

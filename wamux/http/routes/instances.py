@@ -49,6 +49,7 @@ def connection_status(actor: InstanceActor) -> dict[str, Any]:
 
 def instance_json(actor: InstanceActor, *, with_settings: bool = False) -> dict[str, Any]:
     i = actor.instance
+    cluster = services().cluster
     out: dict[str, Any] = {
         "id": i.id,
         "name": i.name,
@@ -67,6 +68,7 @@ def instance_json(actor: InstanceActor, *, with_settings: bool = False) -> dict[
         "updatedAt": iso_ms(i.updated_ms),
         "lastActivity": iso_ms(actor.last_activity_ms) if actor.last_activity_ms else None,
         "connectionStatus": connection_status(actor),
+        "node": cluster.node_of(i.id) if cluster is not None else None,  # the node that runs it (API-2 §10)
     }
     if with_settings:
         out["webhookSettings"] = {"instanceId": i.id, **i.webhook_settings}
