@@ -116,7 +116,15 @@ async def test_a_read_beyond_the_bound_raises_catching_up_then_reads_the_head(
 def test_progress_and_eta_come_from_the_measured_rate() -> None:
     catch_up = CatchUp("messages", start=1000, target=11_000, since=100.0)
     error = catch_up.behind(position=4000, head=11_000, now=110.0)  # 3000 positions in 10 s: 300/s
-    assert error.details == {"readModel": "messages", "position": 4000, "head": 11_000, "progress": 0.3}
+    assert error.details == {
+        "readModel": "messages",
+        "position": 4000,
+        "head": 11_000,
+        "progress": 0.3,
+        "etaSeconds": 24,
+    }
     assert error.eta_s == pytest.approx(7000 / 300)
     assert error.retry_after_s == 24
+    slow = catch_up.behind(position=1100, head=11_000, now=110.0)  # 10/s: the whole catch-up takes minutes
+    assert slow.details["etaSeconds"] == 990 and slow.retry_after_s == 30  # ask again soon all the same
     assert CatchUp("m", 0, 10, since=5.0).behind(0, 10, now=5.0).retry_after_s >= 1  # no rate yet

@@ -105,6 +105,9 @@ class Unavailable(DomainError):
     code = "unavailable"
 
 
+RETRY_AFTER_MAX_S = 30
+
+
 class CatchingUp(Unavailable):
     """A read model that started this run far behind the log has not yet reached what a read needs.
 
@@ -119,10 +122,15 @@ class CatchingUp(Unavailable):
         self.position = position
         self.head = head
         self.eta_s = eta_s
-        self.retry_after_s = max(1, math.ceil(min(eta_s, 3600.0))) if eta_s is not None else 2
+        # Retry-After is when to ask again, at most RETRY_AFTER_MAX_S: the estimate is rough early on (the first
+        # batches are the slowest), and a model that finishes sooner must not leave clients waiting for minutes.
+        self.retry_after_s = max(1, math.ceil(min(eta_s, RETRY_AFTER_MAX_S))) if eta_s is not None else 2
+        details: dict[str, Any] = {"readModel": projection, "position": position, "head": head, "progress": progress}
+        if eta_s is not None:
+            details["etaSeconds"] = math.ceil(eta_s)  # when the whole catch-up should be done, at the rate so far
         super().__init__(
             f"the {projection} read model is catching up with the event log; retry in {self.retry_after_s} s",
-            details={"readModel": projection, "position": position, "head": head, "progress": progress},
+            details=details,
         )
 
 

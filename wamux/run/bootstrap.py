@@ -76,6 +76,7 @@ USAGE_FLUSH_S = 5.0
 PUBLIC_DIR = Path(__file__).resolve().parents[2] / "public"
 # Read models of rare topics that commands read (who owns what): on a big log they catch up first, in seconds.
 FIRST_READ_MODELS = ("users", "instances", "identities", "groups")
+READ_THREADS = 8  # worker threads for read-model queries, apart from the store's
 
 
 def all_projections() -> list[Projection]:
@@ -143,7 +144,9 @@ def open_storage(settings: Settings, clock: Clock | None = None) -> Storage:
         backend=backend,
         store=store,
         read_models=read_models,
-        queries=ReadQueries(read_models, limiter),
+        # Reads queue on worker threads of their own: a flood of reads from one tenant never makes the
+        # store writer or the projections wait for a thread (they share `limiter`).
+        queries=ReadQueries(read_models, trio.CapacityLimiter(READ_THREADS)),
         users=UserDirectory(store, bcrypt_rounds=s.bcrypt_rounds, clock=clock),
     )
 
