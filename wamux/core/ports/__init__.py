@@ -9,6 +9,7 @@ may not import the core.
   real network, `SimulatorTransport` in-process); the session reports what happens on the wire as
   `TransportEvent`s through the `emit` callback the actor gives to `connect`.
 - The event store: `EventStore`, an append-only log of domain events (`RecorderEventStore`).
+- The cluster: the node registry (`Membership`) and leases (`Leases`) every node shares in PostgreSQL.
 - Media bytes (`MediaStore`, `MediaFiles`), media downloads (`MediaFetch`), the outbound-URL rule
   (`OutboundCheck`) and webhook POSTs (`WebhookPoster`).
 """
@@ -29,6 +30,14 @@ from wamux.core.ports.account import (
     IdentityIn,
     ParticipantResult,
     Profile,
+)
+from wamux.core.ports.cluster import (
+    PROJECTIONS_LEASE,
+    Lease,
+    Leases,
+    Membership,
+    NodeInfo,
+    instance_lease,
 )
 from wamux.core.ports.io import (
     MediaConverter,
@@ -88,6 +97,7 @@ from wamux.core.ports.wire_in import (
 __all__ = [
     "GROUP_ACTIONS",
     "PRIVACY_SETTINGS",
+    "PROJECTIONS_LEASE",
     "AccountSession",
     "Backend",
     "BackendHandle",
@@ -108,6 +118,8 @@ __all__ = [
     "HistoryIn",
     "IdentityIn",
     "IncomingMessage",
+    "Lease",
+    "Leases",
     "LinkConnected",
     "Location",
     "MediaConverter",
@@ -115,8 +127,10 @@ __all__ = [
     "MediaFiles",
     "MediaPayload",
     "MediaStore",
+    "Membership",
     "MessageLookup",
     "MessageRef",
+    "NodeInfo",
     "NotLinked",
     "NumberCheck",
     "OutboundCheck",
@@ -143,4 +157,5 @@ __all__ = [
     "UsageReader",
     "WebhookPoster",
     "WhatsAppSession",
+    "instance_lease",
 ]
