@@ -114,6 +114,15 @@ class RecorderEventStore:
         """Re-read the head from the recorder (for a read-only view over a log written elsewhere)."""
         self._head = self.recorder.max_notification_id() or 0
 
+    async def appended_elsewhere(self) -> None:
+        """Another process appended to this log (a node of a cluster): learn the new head and wake whoever
+        waits beyond the old one. Never moves the head back (a read racing our own commit)."""
+        head = await self._call(lambda r: r.max_notification_id() or 0)
+        if head > self._head:
+            self._head = head
+            self._changed.set()
+            self._changed = trio.Event()
+
     # ---- writing -------------------------------------------------------------------------
 
     async def append(self, stream_id: str, events: Sequence[DomainEvent], expected_version: int) -> list[RecordedEvent]:
