@@ -2,6 +2,7 @@
 
 import { api, session, setUnauthorizedHandler } from "./js/api.js";
 import { forgetMeta } from "./js/meta.js";
+import { watchCatchingUp } from "./js/catching-up.js";
 import { clear, clearToasts, h, toast } from "./js/ui.js";
 import * as loginPage from "./js/pages/login.js";
 import * as instancesPage from "./js/pages/instances.js";
@@ -140,6 +141,7 @@ document.getElementById("logout").addEventListener("click", () => logout("You ar
 window.addEventListener("hashchange", route);
 
 async function boot() {
+  watchCatchingUp(); // a banner while the server rebuilds its lists after a restart; not awaited
   if (session.token) {
     try {
       const me = await api.get("/api/auth/me");

@@ -13,6 +13,7 @@ export class ApiError extends Error {
     this.code = (body && body.code) || null;
     this.details = (body && body.details) || null;
     this.body = body;
+    this.retryAfter = null; // seconds, from the Retry-After header of a 429 or a 503 (catching_up)
   }
 
   /** A route the server does not have yet answers 404 with code not_found / "route not found". */
@@ -107,7 +108,10 @@ export async function request(method, path, opts = {}) {
     throw error;
   }
   if (!response.ok) {
-    throw new ApiError(response.status, await readBody(response));
+    const error = new ApiError(response.status, await readBody(response));
+    const retryAfter = Number.parseInt(response.headers.get("Retry-After") || "", 10);
+    if (Number.isFinite(retryAfter) && retryAfter >= 0) error.retryAfter = retryAfter;
+    throw error;
   }
   if (opts.as === "response") return response;
   if (opts.as === "blob") return { status: response.status, blob: await response.blob(), type: response.headers.get("Content-Type") };

@@ -85,7 +85,18 @@ export function errorBox(err, testid = "error") {
 export function errorText(err) {
   if (!err) return "unknown error";
   if (typeof err === "string") return forPeople(err);
+  if (err.code === "catching_up") return catchingUpText(err);
   return forPeople(err.message || String(err));
+}
+
+/** A read answered 503 catching_up (the server rebuilds its lists after a restart): how far, and when to retry. */
+function catchingUpText(err) {
+  const details = err.details || {};
+  const progress = Number(details.progress);
+  const done = Number.isFinite(progress) ? ` (${Math.max(0, Math.min(99, Math.floor(progress * 100)))} %)` : "";
+  const wait = Number.isFinite(err.retryAfter) ? err.retryAfter : Number(details.etaSeconds);
+  const when = Number.isFinite(wait) && wait > 0 ? `Try again in ${Math.ceil(wait)} s.` : "Try again in a moment.";
+  return `Still rebuilding this list after a restart${done}. ${when}`;
 }
 
 // The API's messages may name a route for API clients ("…; POST /api/instances/<id>/reconnect to get one");
