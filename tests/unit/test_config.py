@@ -224,3 +224,11 @@ def test_bad_cluster_settings_are_refused_by_name() -> None:
     )
     assert load(DATABASE_PROVIDER="postgresql", DATABASE_URL="postgres://u@h/db").database_provider == "postgres"
     assert "expected sqlite, mongodb or postgres" in refused(DATABASE_PROVIDER="oracle")
+
+
+def test_whatsapp_sessions_go_in_files_or_in_postgres() -> None:
+    assert load().whatsapp_sessions == "files"
+    pg = {"DATABASE_PROVIDER": "postgres", "DATABASE_URL": "postgresql://u@h/db"}
+    assert load(WHATSAPP_SESSIONS="database", **pg).whatsapp_sessions == "database"
+    assert "WHATSAPP_SESSIONS=database: the device sessions go in PostgreSQL" in refused(WHATSAPP_SESSIONS="database")
+    assert "WHATSAPP_SESSIONS='cloud': expected files or database" in refused(WHATSAPP_SESSIONS="cloud")

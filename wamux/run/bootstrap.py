@@ -99,7 +99,9 @@ def make_transport(settings: Settings) -> Transport:
         return SimulatorTransport(settings.data_dir, qr_interval_s=settings.simulator_qr_interval_ms / 1000)
     from wamux.adapters.whatsapp.neonize_transport import NeonizeTransport
 
-    return NeonizeTransport(str(settings.data_dir))
+    # WHATSAPP_SESSIONS=database: every device in the PostgreSQL database of DATABASE_URL (cluster mode needs it).
+    database = settings.whatsapp_sessions == "database" and settings.database_provider == "postgres"
+    return NeonizeTransport(str(settings.data_dir), device_store=settings.database_url if database else None)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ class Settings:
     admin_first_name: str = "Admin"
     admin_last_name: str = "User"
     transport: str = "neonize"
+    whatsapp_sessions: str = "files"  # WHATSAPP_SESSIONS: files (DATA_DIR/instances) | database (PostgreSQL)
     log_level: str = "info"
     dev_mode: bool = False
     generated_secret: bool = False
@@ -168,6 +169,11 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | None 
     transport = get("WHATSAPP_TRANSPORT", "neonize").lower() or "neonize"
     if transport not in ("neonize", "simulator"):
         errors.append(f"WHATSAPP_TRANSPORT={transport!r}: expected neonize or simulator")
+    sessions = get("WHATSAPP_SESSIONS", "files").lower() or "files"
+    if sessions not in ("files", "database"):
+        errors.append(f"WHATSAPP_SESSIONS={sessions!r}: expected files or database")
+    elif sessions == "database" and provider != "postgres":
+        errors.append("WHATSAPP_SESSIONS=database: the device sessions go in PostgreSQL (DATABASE_PROVIDER=postgres)")
     level = get("LOG_LEVEL", "info").lower() or "info"
     if level not in ("debug", "info", "warning", "error"):
         errors.append(f"LOG_LEVEL={level!r}: expected debug, info, warning or error")
@@ -204,6 +210,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | None 
         admin_first_name=get("ADMIN_FIRST_NAME", "Admin") or "Admin",
         admin_last_name=get("ADMIN_LAST_NAME", "User") or "User",
         transport=transport,
+        whatsapp_sessions=sessions,
         log_level=level,
         dev_mode=dev,
         generated_secret=generated,

@@ -10,6 +10,9 @@ Threads and who owns them:
   and the account's groups, profiles, blocklist, privacy and calls) runs in a trio worker thread;
   what each one sends is built in `neonize_outbound` and `neonize_account`.
 
+With a device store (`neonize_devices`), the device lives in PostgreSQL, not in a session file: the
+client is named after the instance and pointed at its device (or a blank one) before each connect.
+
 neonize's Go side looks the client up in a map on every call and crashes the whole process when
 it is missing (before the first connect, after `stop()`). So calls into Go go through one gate:
 they run only while a connection is up, and `stop()` waits for the calls in flight first.
@@ -34,6 +37,7 @@ from wamux.adapters.whatsapp import neonize_mapping as mapping
 from wamux.adapters.whatsapp import neonize_messages as messages
 from wamux.adapters.whatsapp import neonize_outbound as outbound
 from wamux.adapters.whatsapp.neonize_account_calls import NeonizeAccountCalls
+from wamux.adapters.whatsapp.neonize_devices import DeviceStore, InstanceDevice
 from wamux.adapters.whatsapp.neonize_jids import account_jid
 from wamux.adapters.whatsapp.neonize_pipe import EventPipe, dial, feed
 from wamux.core.ports import (
@@ -65,26 +69,31 @@ SESSION_FILE = "session.db"
 STOP_GRACE_S = 5.0
 
 
-def _new_neonize_client(name: str) -> NewClient:
+def _new_neonize_client(name: str, **options: Any) -> NewClient:
     from neonize.client import NewClient
 
-    return NewClient(name)
+    return NewClient(name, **options)
 
 
 class NeonizeSession(NeonizeAccountCalls):
-    """One instance's WhatsApp connection through a neonize client, stored in `<dir>/session.db`.
+    """One instance's WhatsApp connection through a neonize client, stored in `<dir>/session.db` or a `device_store`.
 
-    `new_client` makes the neonize client from the session file's path (neonize's `NewClient`);
-    groups, profiles, the blocklist, privacy and calls are `NeonizeAccountCalls`.
+    `new_client` is neonize's `NewClient` (given the session file's path, or the store's DSN with `uuid=` and
+    `new_device=`); groups, profiles, the blocklist, privacy and calls are `NeonizeAccountCalls`.
     """
 
     def __init__(
-        self, instance_id: str, session_dir: Path, new_client: Callable[[str], NewClient] | None = None
+        self,
+        instance_id: str,
+        session_dir: Path,
+        new_client: Callable[..., NewClient] | None = None,
+        device_store: DeviceStore | None = None,
     ) -> None:
         self.instance_id = instance_id
         self.session_dir = session_dir
         self.db_path = session_dir / SESSION_FILE
         self._new_client = new_client or _new_neonize_client
+        self._device = InstanceDevice(device_store, instance_id) if device_store is not None else None
         self._client: NewClient | None = None
         self._pipe: EventPipe | None = None
         self._proxy: str | None = None  # `set_proxy`: neonize's `ProxySettings` at each connect
@@ -98,8 +107,11 @@ class NeonizeSession(NeonizeAccountCalls):
     def client(self) -> NewClient:
         """The instance's neonize client, created (with its directory and handlers) on first use."""
         if self._client is None:
-            self.session_dir.mkdir(parents=True, exist_ok=True)
-            client = self._new_client(str(self.db_path))
+            if self._device is not None:
+                client = self._device.new_client(self._new_client)
+            else:
+                self.session_dir.mkdir(parents=True, exist_ok=True)
+                client = self._new_client(str(self.db_path))
             for event_type in mapping.event_mappers():
                 # Bound methods: neonize keeps them as weak references, so no cycle through the client.
                 client.event(event_type)(self._on_event)
@@ -130,6 +142,8 @@ class NeonizeSession(NeonizeAccountCalls):
 
     def _completed(self, client: NewClient, event: Any, mapped: TransportEvent) -> TransportEvent | None:
         """What only the client can add: a message's media, a poll vote's choice, the linked JID."""
+        if self._device is not None:
+            self._device.note(client, event, mapped, self._call_go)
         if isinstance(mapped, IncomingMessage):
             return self._with_media(client, event, mapped)
         if isinstance(mapped, PollVoteIn):
@@ -237,7 +251,9 @@ class NeonizeSession(NeonizeAccountCalls):
         return self.linked_identity() is not None
 
     def linked_identity(self) -> tuple[str, str | None] | None:
-        """(account JID, push name) of the linked device in the session file, or None."""
+        """(account JID, push name) of the linked device in the session file (or the device store), or None."""
+        if self._device is not None:
+            return self._device.identity()
         if not self.db_path.is_file():
             return None
         uri = self.db_path.resolve().as_uri() + "?mode=ro"
@@ -281,6 +297,9 @@ class NeonizeSession(NeonizeAccountCalls):
 
         if self._pipe is not None:
             raise TransportError("this session is already connected", retryable=False, code="already_connected")
+        if self._device is not None:  # which device this connect resumes, read from the database
+            await trio.to_thread.run_sync(self._device.choose)
+            self._device.aim(self.client())
         failure: NeonizeError | None = None
         async with self.event_pipeline(emit) as handle:
             with self._gate:
