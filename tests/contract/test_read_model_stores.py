@@ -341,6 +341,16 @@ class _Boom(Exception):
     pass
 
 
+def test_positions_answers_every_projection_in_one_read(backend: Backend) -> None:
+    store = backend.store
+    assert store.positions() == {}
+    store.apply("a", 5, lambda s: None)
+    store.apply_all([("b", 9, lambda s: None), ("a", 6, lambda s: None)])
+    assert store.positions() == {"a": 6, "b": 9}
+    store.reset("b", ())
+    assert store.positions() == {"a": 6}
+
+
 def test_apply_is_atomic(backend: Backend) -> None:
     store = backend.store
     _fill(store, position=7)

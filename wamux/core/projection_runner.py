@@ -222,6 +222,14 @@ class ReadModels:
             if runner.error is None:  # a failing projection will not catch up in time: answer with what is there
                 await runner.wait_for(head, timeout)
 
+    async def take_positions(self) -> None:
+        """For a node that reads these read models while another writes them (cluster mode: the holder of
+        the projections lease): learn how far the writer got, in one read, and wake the reads waiting for it."""
+        any_runner = next(iter(self.runners.values()))
+        positions = await any_runner._call(lambda rm: rm.positions())
+        for name, runner in self.runners.items():
+            runner._advance(positions.get(name, 0))
+
     def catching_up(self, name: str) -> bool:
         """Whether the read model started this run far behind and has not yet reached the head it saw then."""
         return self.catch_ups.get(name, self.runners[name].position, trio.current_time()) is not None

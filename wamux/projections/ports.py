@@ -66,6 +66,10 @@ class ReadModelStore(Protocol):
 
     def position(self, projection: str) -> int: ...
 
+    def positions(self) -> dict[str, int]:
+        """Every projection's recorded position, in one read (a node that does not write the read models
+        learns from it how far the one that does got)."""
+
     def apply(self, projection: str, position: int, work: Callable[[ReadSession], None]) -> None:
         """Run `work` and record `position` for `projection` in one transaction."""
 

@@ -1,7 +1,7 @@
-"""Appends by other processes, from PostgreSQL's LISTEN/NOTIFY: every insert into the log NOTIFYs its channel
+"""Writes by other processes, from PostgreSQL's LISTEN/NOTIFY: every insert into the log NOTIFYs its channel
 (eventsourcing's PostgreSQL recorder does, in the inserting transaction, so the notification is delivered
-only once that transaction committed). A node of a cluster listens and wakes its followers at once: no
-polling loop with a fixed sleep.
+only once that transaction committed), and every write of the read-model store NOTIFYs `wamux_read_models`.
+A node of a cluster listens and wakes its followers and readers at once: no polling loop with a fixed sleep.
 
 One dedicated connection in a worker thread waits for notifications; a burst is coalesced into one call of
 `on_append` (which re-reads the head). A lost connection is opened again with back-off, and `on_append` is

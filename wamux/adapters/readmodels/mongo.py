@@ -247,6 +247,9 @@ class MongoReadModelStore:
         doc = self.db[TRACKING].find_one({"_id": projection})
         return int(doc["position"]) if doc else 0
 
+    def positions(self) -> dict[str, int]:
+        return {str(doc["_id"]): int(doc["position"]) for doc in self.db[TRACKING].find({})}
+
     def apply(self, projection: str, position: int, work: Callable[[ReadSession], None]) -> None:
         """Run `work` and record `position` in one transaction.
 

@@ -43,6 +43,10 @@ _FILL_BATCH = 2000  # rows read per step when a new column is filled from the do
 _NAME_MAX = 63  # PostgreSQL truncates longer identifiers
 
 
+READ_MODELS_CHANNEL = "wamux_read_models"  # NOTIFYed by every write transaction of this store
+_NOTIFY = f"NOTIFY {READ_MODELS_CHANNEL}"
+
+
 def _table(collection: Collection) -> str:
     return f"rm_{collection.name}"
 
@@ -346,6 +350,8 @@ class PostgresReadModelStore:
                 conn.execute("BEGIN")
             try:
                 yield conn
+                # Delivered once this commits: nodes that read these tables (and do not write them) learn of it.
+                conn.execute(_NOTIFY)
             except BaseException:
                 with suppress(psycopg.Error):  # a connection gone takes its transaction with it
                     conn.execute("ROLLBACK")
@@ -386,6 +392,11 @@ class PostgresReadModelStore:
         sql = "SELECT position FROM rm_tracking WHERE name=%s"
         row = self._read(lambda session: session.conn.execute(sql, (projection,)).fetchone())
         return int(row[0]) if row and row[0] is not None else 0
+
+    def positions(self) -> dict[str, int]:
+        sql = "SELECT name, position FROM rm_tracking"
+        rows = self._read(lambda session: session.conn.execute(sql).fetchall())
+        return {str(name): int(position or 0) for name, position in rows}
 
     def apply(self, projection: str, position: int, work: Callable[[ReadSession], None]) -> None:
         with self._write() as conn:

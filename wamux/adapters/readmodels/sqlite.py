@@ -258,6 +258,10 @@ class SQLiteReadModelStore:
         row = self._reader().execute("SELECT position FROM rm_tracking WHERE name=?", (projection,)).fetchone()
         return int(row[0]) if row else 0
 
+    def positions(self) -> dict[str, int]:
+        rows = self._reader().execute("SELECT name, position FROM rm_tracking").fetchall()
+        return {str(name): int(position or 0) for name, position in rows}
+
     def apply(self, projection: str, position: int, work: Callable[[ReadSession], None]) -> None:
         with self._write() as conn:
             session = _Session(conn)
