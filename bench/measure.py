@@ -45,6 +45,39 @@ def cpu_seconds(pid: int | str = "self") -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def child_pids(pid: int) -> list[int]:
+    """The pids of a process's live children (those of every one of its threads), from /proc."""
+    found: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:
+        return found
+    for task in tasks:
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time so far of a process and all its descendants, from /proc.
+
+    The pids are read anew on every call: a child that appeared since the last call is counted
+    whole; one that exited and was reaped is in its parent's cutime + cstime. (A child exiting
+    between the two reads of one call may be missed once.)
+    """
+    total = 0.0
+    for child in child_pids(pid):
+        total += tree_cpu_seconds(child)
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return total
+    return total + sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICKS
+
+
 def mb(n_bytes: float) -> str:
     return f"{n_bytes / 2**20:.1f} MB"
 
@@ -100,6 +133,13 @@ class Report:
         for note in self.notes:
             console.print(f"  {note}")
         console.print(f"  (took {time.monotonic() - self.started:.1f} s)")
+
+    def markdown(self) -> str:
+        """The same table as GitHub markdown (the first column left-aligned, the others right), then the notes."""
+        align = ["---" if name == self.columns[0] else "---:" for name in self.columns]
+        lines = [f"{self.title} ({machine()}, {time.strftime('%Y-%m-%d')})", ""]
+        lines += ["| " + " | ".join(cells) + " |" for cells in (self.columns, align, *self.rows)]
+        return "\n".join([*lines, "", *self.notes])
 
 
 def _cell(value: object) -> str:
