@@ -6,17 +6,23 @@ Same rig as the actor tests (`tests/unit/actor_rig.py`: real simulator, real SQL
 from __future__ import annotations
 
 import functools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import trio
 import trio.testing
 
-from tests.unit.actor_rig import JID, Rig, linked, reach, sim, until
+from tests.unit.actor_rig import JID, Rig, TrioClock, linked, reach, sim, until
+from tests.unit.fakes import FakeTransport, MemoryEventStore
+from wamux.adapters.media.files import FileMediaStore
 from wamux.core.commands import Logout, Reconnect, Update
 from wamux.core.instance_actor import InstanceFailedError
-from wamux.core.supervisor import RestartPolicy
-from wamux.domain.errors import InstanceQuotaExceeded, NotFound
-from wamux.domain.events import InstanceFailed
+from wamux.core.supervisor import RestartPolicy, Supervisor
+from wamux.domain.errors import ConcurrencyConflict, InstanceQuotaExceeded, NotFound, Unavailable
+from wamux.domain.events import InstanceDeleted, InstanceFailed, ReconnectRequested
+from wamux.domain.instances import Instance
 
 POLICY = RestartPolicy(max_restarts=3, window_s=60.0, backoff_initial_s=0.5, backoff_max_s=4.0)
 
@@ -213,3 +219,124 @@ async def test_the_instance_quota_holds_under_concurrent_creates(
     await sup.delete(sup.visible("user-1")[0].id)  # a deleted instance frees its place
     await create("user-1")
     assert outcomes[-1] == "user-1:created" and len(sup.visible("user-1")) == 2
+
+
+# ---- cluster mode (API-2 §10): only the instances this node holds run here -------------------------
+
+
+class FakeOwnership:
+    """The cluster member as the supervisor sees it: claims new instances, hears of fenced-out actors."""
+
+    def __init__(self, store: MemoryEventStore) -> None:
+        self.store = store
+        self.claimed: list[tuple[str, list[str]]] = []  # (instance id, its stream's types at the claim)
+        self.fenced_out: list[str] = []
+
+    async def claim(self, instance_id: str) -> None:
+        self.claimed.append((instance_id, self.store.types(instance_id)))
+
+    def fenced(self, instance_id: str) -> None:
+        self.fenced_out.append(instance_id)
+
+
+@dataclass
+class ClusterRig:
+    sup: Supervisor
+    store: MemoryEventStore
+    transport: FakeTransport
+    ownership: FakeOwnership
+
+
+@pytest.fixture
+async def node(autojump_clock: trio.testing.MockClock) -> AsyncIterator[ClusterRig]:
+    store = MemoryEventStore(TrioClock())
+    transport = FakeTransport()
+    ownership = FakeOwnership(store)
+    sup = Supervisor(store, transport, TrioClock(), FileMediaStore(Path("unused")), policy=POLICY, ownership=ownership)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        yield ClusterRig(sup, store, transport, ownership)
+        nursery.cancel_scope.cancel()
+
+
+async def test_cluster_mode_starts_no_actor_and_knows_every_live_instance(
+    node: ClusterRig, autojump_clock: trio.testing.MockClock
+) -> None:
+    sup, store = node.sup, node.store
+    assert sup.actors == {} and sup.live_instance_ids() == []
+    # another node creates one instance and deletes another: this node learns of both from the log
+    await store.append("elsewhere", Instance.create("elsewhere", "user-1", {"name": "E"}), 0)
+    await store.append("gone", Instance.create("gone", "user-1", {"name": "G"}), 0)
+    await store.append("gone", [InstanceDeleted(instance_id="gone")], 1)
+    await trio.sleep(sup.lifecycle_poll_s + 0.1)
+    assert sup.live_instance_ids() == ["elsewhere"] and sup.actors == {}
+    # a create here claims the lease after instance_created is written, before the actor starts
+    actor = await sup.create("user-1", {"name": "Mine"})
+    assert node.ownership.claimed == [(actor.id, ["created"])]
+    assert sorted(sup.live_instance_ids()) == sorted(["elsewhere", actor.id])
+    await reach(actor, "qr")
+
+
+async def test_stop_owned_appends_nothing_and_start_owned_gives_a_fresh_actor(
+    node: ClusterRig, autojump_clock: trio.testing.MockClock
+) -> None:
+    sup, store = node.sup, node.store
+    await store.append("i1", Instance.create("i1", "user-1", {"name": "One"}), 0)
+    await sup.start_owned("i1")
+    first = sup.get("i1")
+    await reach(first, "qr")
+    await first.execute(Update({"name": "Renamed"}))
+    session = node.transport.sessions["i1"]
+    session.linked_jid = JID
+    await first.execute(Reconnect())
+    await reach(first, "connected")
+    await sup.start_owned("i1")  # already running: the same actor
+    assert sup.get("i1") is first
+    mark = store.types("i1")
+    await sup.stop_owned("i1")
+    assert store.types("i1") == mark  # no event: the next owner carries on from the same stream
+    assert "i1" not in sup.actors and not first.running and session.called("close")
+    assert node.transport.forgotten == []  # the device session stays: another node resumes it
+    with pytest.raises(Unavailable):
+        await first.execute(Update({"name": "late"}))
+    with pytest.raises(NotFound):
+        sup.get("i1")
+    await sup.stop_owned("i1")  # twice is fine
+    await sup.start_owned("i1")
+    again = sup.get("i1")
+    assert again is not first and again.instance.name == "Renamed" and again.version == first.version
+    await reach(again, "connected")
+    assert store.types("i1")[len(mark) :] == ["connected"]
+    assert sup.restarts == {}
+
+
+async def test_a_fenced_out_actor_stops_without_restarts(
+    node: ClusterRig, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Another node wrote the stream (this one is a stale owner): the refused append stops the actor."""
+    sup, store = node.sup, node.store
+    other = await sup.create("user-1", {"name": "Other"})
+    for instance_id in ("cmd", "wire"):
+        await store.append(instance_id, Instance.create(instance_id, "user-1", {"name": instance_id}), 0)
+        await sup.start_owned(instance_id)
+        await reach(sup.get(instance_id), "qr")
+    # by a command: the caller gets the conflict, the actor stops
+    cmd = sup.get("cmd")
+    await store.append("cmd", [ReconnectRequested(instance_id="cmd")], cmd.version)
+    with pytest.raises(ConcurrencyConflict):
+        await cmd.execute(Update({"name": "x"}))
+    await until(lambda: "cmd" not in sup.actors)
+    # by the connection loop (what the wire reports): the same, not a crash
+    wire = sup.get("wire")
+    await store.append("wire", [ReconnectRequested(instance_id="wire")], wire.version)
+    node.transport.sessions["wire"].drop()
+    await until(lambda: "wire" not in sup.actors)
+    await trio.sleep(600)
+    assert node.ownership.fenced_out == ["cmd", "wire"] and sup.restarts == {}
+    assert not cmd.running and not wire.running
+    assert store.types("cmd")[-1] == "reconnect_requested" and store.types("wire")[-1] == "reconnect_requested"
+    assert other.running and sup.get(other.id) is other  # the rest keeps running
+    # the member starts a fresh actor while it still holds the lease: it reads the stream again
+    await sup.start_owned("wire")
+    assert sup.get("wire").version == len(store.types("wire"))
+    await reach(sup.get("wire"), "qr")

@@ -1,13 +1,16 @@
 """Cluster membership as the routes see it: this node alone, or every node of a cluster on PostgreSQL.
 
-`LocalNode` is a server that runs every instance itself (SQLite, MongoDB, or a single PostgreSQL node):
-`GET /api/cluster/nodes` lists it alone and every instance it runs names it as its `node`.
+`LocalNode` is a server that runs every instance itself (SQLite or MongoDB): `GET /api/cluster/nodes` lists it
+alone and every instance it runs names it as its `node`. `ClusterNodes` is a node on PostgreSQL: the registry
+and the leases every node shares say who runs what.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from wamux.core.cluster_member import ClusterMember
+from wamux.core.ports import NodeInfo
 from wamux.core.supervisor import Supervisor
 from wamux.domain.clock import Clock, iso_ms
 from wamux.run.config import Settings
@@ -50,3 +53,35 @@ class LocalNode:
 
     def node_of(self, instance_id: str) -> str | None:
         return self._node_id if instance_id in self.supervisor.actors else None
+
+
+class ClusterNodes:
+    """Every node of a cluster on PostgreSQL, as this node's lease keeper last read the registry."""
+
+    def __init__(self, member: ClusterMember) -> None:
+        self.member = member
+
+    @property
+    def node_id(self) -> str:
+        return self.member.node_id
+
+    def nodes(self) -> list[dict[str, Any]]:
+        known = self.member.nodes()
+        if not any(n.id == self.member.node_id for n in known):  # before the first heartbeat was read back
+            known.append(NodeInfo(self.member.node_id, self.member.url, 0, True, self.member.held_instances))
+        return [
+            {
+                "id": n.id,
+                "url": n.url,
+                "instances": self.member.held_instances if n.id == self.member.node_id else n.leases,
+                "lastSeen": iso_ms(n.last_seen_ms) if n.last_seen_ms else None,
+                "self": n.id == self.member.node_id,
+                "alive": n.alive,
+                "draining": self.member.draining if n.id == self.member.node_id else n.draining,
+            }
+            for n in known
+        ]
+
+    def node_of(self, instance_id: str) -> str | None:
+        owner = self.member.owner_of(instance_id)
+        return owner[0] if owner else None
