@@ -11,7 +11,7 @@ import trio
 from tests.harness import JWT_SECRET, SECRET_KEY, Api, ServerProcess
 from tests.log_fill import CHAT_JID, fill_messages, spread
 
-EVENTS = 120_000  # about 8 s to fill here, and longer to catch up than the first health call takes
+EVENTS = 60_000  # about 4 s to fill here, and longer to catch up than the first health call takes
 
 
 async def test_a_big_log_is_served_at_once_and_reads_wait_or_say_catching_up(server_factory, tmp_path) -> None:

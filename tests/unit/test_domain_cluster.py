@@ -262,3 +262,17 @@ def test_any_balanced_spread_moves_nothing(n: int, n_nodes: int, rng: random.Ran
     holders = dict(zip(instances, slots, strict=True))
     listed = rng.sample(nodes, n_nodes)  # in any order
     assert all(plan_leases(instances, holders, listed, me, max_moves=max_moves) == LeasePlan() for me in nodes)
+
+
+def test_free_instances_can_be_taken_faster_than_running_ones_are_moved() -> None:
+    """After a node died, its instances run again at once (`max_takes`), while a rebalance stays slow."""
+    instances = [f"i{n:03}" for n in range(100)]
+    holders = {i: "dead" for i in instances}  # the dead node's leases (it is not in `nodes`)
+    plans = {me: plan_leases(instances, holders, ["a", "b"], me, max_moves=5, max_takes=100) for me in ("a", "b")}
+    assert len(plans["a"].take) == len(plans["b"].take) == 50
+    assert set(plans["a"].take) | set(plans["b"].take) == set(instances)
+    assert plan_leases(instances, holders, ["a", "b"], "a", max_moves=5).take.__len__() == 5  # by default: max_moves
+    # A balanced pair and a newcomer: the newcomer gets a few at a time, however high max_takes is.
+    balanced = {i: ("a" if n % 2 else "b") for n, i in enumerate(instances)}
+    give = plan_leases(instances, balanced, ["a", "b", "c"], "a", max_moves=5, max_takes=100).give
+    assert 0 < len(give) <= 5

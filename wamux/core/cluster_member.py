@@ -57,13 +57,14 @@ class ClusterMember:
         ttl_ms: int = 15_000,
         period_s: float = 3.0,
         max_moves: int = 5,
+        max_takes: int | None = None,  # free instances (of a dead node) taken a round; None: max_moves
         sleep: Callable[[float], Awaitable[None]] = trio.sleep,
     ) -> None:
         self.node_id, self.url = node_id, url
         self.membership, self.leases, self.limiter = membership, leases, limiter
         self.instances = instances  # every live instance id, wherever it runs
         self.on_gain, self.on_loss = on_gain, on_loss
-        self.ttl_ms, self.period_s, self.max_moves = ttl_ms, period_s, max_moves
+        self.ttl_ms, self.period_s, self.max_moves, self.max_takes = ttl_ms, period_s, max_moves, max_takes
         self._sleep = sleep
         ttl_s = ttl_ms / 1000
         # Give everything up this long after the last renew was sent: a period before the leases can lapse.
@@ -173,7 +174,15 @@ class ClusterMember:
                     holding.setdefault(instance_id, lease.owner)
             draining = [n.id for n in self._nodes if n.draining]
             alive = [n.id for n in self._nodes if n.alive]
-            plan = plan_leases(live, holding, alive, self.node_id, draining=draining, max_moves=self.max_moves)
+            plan = plan_leases(
+                live,
+                holding,
+                alive,
+                self.node_id,
+                draining=draining,
+                max_moves=self.max_moves,
+                max_takes=self.max_takes,
+            )
             gone = self._leased.difference(live, self._claimed)  # deleted instances: their leases go back
             give, take = sorted(gone.union(plan.give)), list(plan.take)
         await self._give(give)

@@ -67,7 +67,7 @@ class Supervisor:
         max_instances_per_user: int | None = None,
         deps: ActorDeps | None = None,
         ownership: Ownership | None = None,
-        lifecycle_poll_s: float = 2.0,
+        lifecycle_poll_s: float = 0.5,
     ) -> None:
         self.store = store
         self.transport = transport
@@ -86,7 +86,7 @@ class Supervisor:
         self._creating = trio.Lock()
         # Cluster mode: the member decides which instances run here; actors append through the fence.
         self.ownership = ownership
-        self.lifecycle_poll_s = lifecycle_poll_s  # how often other nodes' creations and deletions are read
+        self.lifecycle_poll_s = lifecycle_poll_s  # at most one read of the creations and deletions this often
         self._actor_store: EventStore = store if ownership is None else _FencingStore(store, self._fenced_out)
         self._stopping: set[str] = set()  # asked to stop (`stop_owned`): not a crash, no event
         self._fenced: set[str] = set()  # stopped because another node wrote the stream
@@ -125,10 +125,16 @@ class Supervisor:
                 return
 
     async def _follow_lifecycle(self) -> None:
-        """Cluster mode: other nodes create and delete instances too; read their events now and then."""
+        """Cluster mode: other nodes create and delete instances too. Woken by the log's head moving (this
+        node's appends, and other nodes' through the log listener), then reads the creations and deletions
+        since the last read (the topic index finds them without walking the log); `lifecycle_poll_s` only
+        spaces the reads out under a busy log."""
         failing = False
+        seen = self.store.head()
         while True:
-            await trio.sleep(self.lifecycle_poll_s)
+            await self.store.wait_beyond(seen)
+            seen = self.store.head()
+            await trio.sleep(self.lifecycle_poll_s)  # let a burst of appends come: one read for all of them
             try:
                 await self._read_lifecycle()
                 failing = False

@@ -4,7 +4,9 @@ Every node runs the same plan on the same view (the live instances, who holds ea
 the nodes agree without talking to each other; the database's lease rows settle any disagreement (one
 acquirer wins each name). The plan moves little: free instances go to nodes below their fair share, a node
 above its share gives back only its surplus, at most `max_moves` a round, and a balanced cluster moves
-nothing.
+nothing. Free instances (nobody holds them, or their holder is dead) are taken at most `max_takes` a round
+(by default `max_moves`): a cluster sets it higher, since after a node died its instances must run again
+within seconds, while moving a running instance off a live node is what `max_moves` keeps slow.
 
 A fair share is `len(instances) // len(eligible)`, one more for the first `len(instances) % len(eligible)`
 eligible nodes ranked by what they hold now (most first, then by id): the nodes that already hold the
@@ -79,6 +81,7 @@ def plan_leases(
     *,
     draining: Collection[str] = (),
     max_moves: int = 5,
+    max_takes: int | None = None,
 ) -> LeasePlan:
     """This round's plan for node `me`.
 
@@ -113,6 +116,7 @@ def plan_leases(
         # The shares add up to every instance, so a surplus here is always a shortfall somewhere else
         # that the free instances and the draining nodes' cannot fill: giving it back is needed.
         return LeasePlan(give=_give(mine, me, min(surplus, max_moves)))
-    room = {n: min(share[n] - counts[n], max_moves) for n in eligible if share[n] > counts[n]}
+    cap = max_takes if max_takes is not None else max_moves
+    room = {n: min(share[n] - counts[n], cap) for n in eligible if share[n] > counts[n]}
     take = _assign(free, stale, room).get(me, [])
     return LeasePlan(take=tuple(sorted(take)))
