@@ -8,7 +8,7 @@ configuration, the composition root, the store switch, the CLI and `wamux doctor
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from wamux.adapters.eventlog.timeline import TimelineRecorder
@@ -151,7 +151,10 @@ def empty_target(provider: str, url: str | None, timeout_ms: int) -> None:
     if provider == "mongodb":
         import pymongo
 
-        client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(url, serverSelectionTimeoutMS=timeout_ms)
+        # A timeout the URL sets wins over ours (pymongo lets the keyword override the URL's option).
+        own = "serverselectiontimeoutms=" in (url or "").lower()
+        options: dict[str, Any] = {} if own else {"serverSelectionTimeoutMS": timeout_ms}
+        client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(url, **options)
         try:
             db = client.get_default_database(default="wamux")
             client.admin.command("ping")
