@@ -203,7 +203,11 @@ async def test_mongod_dying_mid_copy_leaves_sqlite_untouched(server_factory, tmp
             result: dict[str, Any] = {}
 
             async def do_switch() -> None:
-                r = await api.post("/api/db/switch", json={"provider": "mongodb", "url": own.url_for("victim")})
+                # If mongod dies after the copy, during the build, each driver call of the build waits out
+                # pymongo's server selection (10 s) before the switch gives up: allow for that here.
+                r = await api.post(
+                    "/api/db/switch", json={"provider": "mongodb", "url": own.url_for("victim")}, timeout=180
+                )
                 result["status"], result["body"] = r.status_code, r.json()
 
             async with trio.open_nursery() as nursery:
