@@ -26,7 +26,8 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.numeric import Int8Dumper
 from psycopg_pool import ConnectionPool
 
-from wamux.adapters.readmodels.sqlite import _dumps, _loads  # the same document text, byte for byte
+from wamux.adapters.readmodels.documents import dumps as _dumps  # the same document text as SQLite's
+from wamux.adapters.readmodels.documents import loads as _loads
 from wamux.projections.ports import Collection, FieldType, Query, ReadSession
 
 T = TypeVar("T")

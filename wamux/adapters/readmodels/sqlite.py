@@ -8,19 +8,15 @@ transaction, a SAVEPOINT per projection so that one which raises is undone alone
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from wamux.adapters.readmodels.documents import dumps as _dumps
+from wamux.adapters.readmodels.documents import loads as _loads
 from wamux.projections.ports import Collection, Query, ReadSession
-
-try:  # a faster reader of the same JSON; the documents are still written by `json.dumps`
-    import orjson
-except ImportError:  # pragma: no cover - orjson is a dependency; json reads the same text
-    orjson = None  # type: ignore[assignment]
 
 _SQL_TYPES = {"text": "TEXT", "int": "INTEGER", "real": "REAL", "bool": "INTEGER"}
 _TRACK = (
@@ -88,19 +84,6 @@ def _check(collection: Collection, name: str) -> None:
 
 
 Row = tuple[Any, ...]  # (key, doc JSON, *declared fields) as `INSERT OR REPLACE` takes it
-
-
-def _dumps(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, separators=(",", ":"))
-
-
-def _loads(text: str) -> Any:
-    if orjson is not None:
-        try:
-            return orjson.loads(text)
-        except ValueError:  # what only the stdlib reads (NaN, lone surrogates): the text is json.dumps's
-            pass
-    return json.loads(text)
 
 
 class _Session:

@@ -26,7 +26,7 @@ from wamux.run.config import ConfigError, Settings, load_settings
 from wamux.run.logs import setup_logging
 
 MIN_FREE_DISK = 500 * 1024 * 1024
-MONGO_PING_TIMEOUT_MS = 3000
+SERVER_PING_TIMEOUT_MS = 3000
 TOOL_TIMEOUT_S = 10
 
 
@@ -58,7 +58,7 @@ def check_server(settings: Settings, name: str, provider: str) -> Check:
 
     assert settings.database_url  # the configuration requires it for a server provider
     try:
-        version = server_version(provider, settings.database_url, MONGO_PING_TIMEOUT_MS)
+        version = server_version(provider, settings.database_url, SERVER_PING_TIMEOUT_MS)
     except Exception as exc:
         # pymongo appends its whole topology description: keep the cause only
         reason = driver_reason(exc, settings.database_url)
